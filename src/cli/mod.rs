@@ -1,0 +1,108 @@
+//! The command line: parse with clap, call the library, print. One file per subcommand.
+//!
+//! Exit codes: 0 success; 1 refused (no entitlement, or check found problems in data);
+//! 2 bad input or configuration; 3 a dependency failed (key, files, signing).
+
+mod check;
+mod keys;
+mod metadata;
+mod mint;
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, ConfigError};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sesame",
+    version,
+    about = "Mints signed SAML 2.0 responses for AWS sign-in with time-bound, tag-scoped Session Manager access",
+    long_about = "sesame reads a person's entitlements (directory groups mapped to EC2 tag sets) and approved \
+                  time windows, and signs a SAML response whose PrincipalTag attributes are real inside the \
+                  window and unmatchable outside it.\n\nWithout --config or SESAME_CONFIG the embedded default \
+                  (the demo under policies/, development keys in keys/) is used.",
+    after_help = "Exit codes: 0 ok, 1 refused, 2 bad input or configuration, 3 a dependency failed."
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Default: the embedded demo configuration.
+    #[arg(long, global = true, env = "SESAME_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Print the IdP metadata to upload to IAM (create-saml-provider).
+    Metadata(metadata::MetadataArgs),
+    /// Mint a signed SAML response for one user, instance and region.
+    Mint(mint::MintArgs),
+    /// Validate the configuration, keys and data sources; list every problem.
+    Check(check::CheckArgs),
+}
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl std::fmt::Display) -> Self {
+        Self { code, message: message.to_string() }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::new(2, e)
+    }
+}
+
+/// Parses `--at` (RFC 3339), or reads the clock.
+pub fn instant(at: Option<&str>) -> Result<DateTime<Utc>, Failure> {
+    match at {
+        None => Ok(crate::clock::now()),
+        Some(s) => DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+            Failure::new(
+                2,
+                format!("--at: must be an RFC 3339 instant such as 2026-12-01T15:00:00Z (got {s:?})"),
+            )
+        }),
+    }
+}
+
+pub fn load_config(cli_path: Option<&std::path::Path>) -> Result<Config, Failure> {
+    Ok(Config::load(cli_path)?)
+}
+
+/// Runs one parsed command; returns what to print on success.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    let config = cli.config.as_deref();
+    match cli.command {
+        Command::Keys(k) => keys::run(config, k),
+        Command::Metadata(a) => metadata::run(config, a),
+        Command::Mint(a) => mint::run(config, a),
+        Command::Check(a) => check::run(config, a),
+    }
+}
+
+/// Writes bytes to stdout, or to a file when `out` is given.
+pub fn emit(out: Option<&std::path::Path>, bytes: &[u8]) -> Result<(), Failure> {
+    use std::io::Write;
+    match out {
+        Some(p) => std::fs::write(p, bytes)
+            .map_err(|e| Failure::new(3, format!("{}: cannot write: {e}", p.display()))),
+        None => {
+            let mut so = std::io::stdout().lock();
+            so.write_all(bytes).and_then(|()| so.flush()).map_err(|e| Failure::new(3, format!("stdout: {e}")))
+        }
+    }
+}

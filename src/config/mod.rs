@@ -1,0 +1,327 @@
+//! Configuration: one TOML file (`--config FILE` or `SESAME_CONFIG`), or the embedded
+//! default (`policies/sesame.toml`, compiled in). [`Config::load`] validates all of it,
+//! including the entitlement mapping and schedules under `policies/`, and reports
+//! every problem with its location, not only the first.
+//!
+//! Relative paths are resolved against the configuration file's directory; for the
+//! embedded default, against the current directory.
+
+pub mod policy;
+pub mod raw;
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::core::decide::{BelowFloor, Policy, AWS_MAX_SESSION, AWS_MIN_SESSION};
+use crate::saml::NameIdFormat;
+pub use policy::Mapping;
+use raw::{Raw, RawEntitlements, RawSchedules, RawSource};
+
+/// The embedded default configuration (the demo).
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../policies/sesame.toml");
+
+/// Every problem found, each as `location: message`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Problems(pub Vec<(String, String)>);
+
+impl Problems {
+    pub fn push(&mut self, at: impl Into<String>, msg: impl Into<String>) {
+        self.0.push((at.into(), msg.into()));
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration ({source_name}):\n{}", .problems.0.iter().map(|(a, m)| format!("  - {a}: {m}")).collect::<Vec<_>>().join("\n"))]
+pub struct ConfigError {
+    pub source_name: String,
+    pub problems: Problems,
+}
+
+impl ConfigError {
+    pub fn code(&self) -> &'static str {
+        "config_invalid"
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Idp {
+    pub entity_id: String,
+    pub sso_url: String,
+    pub name_id_format: NameIdFormat,
+    pub assertion_lifetime: u32,
+    pub sign_response: bool,
+    pub metadata_valid_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aws {
+    pub role_arn: String,
+    pub provider_arn: String,
+    pub acs_url: String,
+    pub audience: String,
+    pub console_url: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    pub signing_key: PathBuf,
+    pub signing_cert: PathBuf,
+    pub publish_certs: Vec<PathBuf>,
+    pub generate_if_missing: bool,
+}
+
+/// Where a lookup's data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    None,
+    File(PathBuf),
+}
+
+/// The validated configuration. Only [`Config::load`] makes one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub source_name: String,
+    pub idp: Idp,
+    pub aws: Aws,
+    pub keys: Keys,
+    pub policy: Policy,
+    pub mapping: Mapping,
+    pub directory: Source,
+    pub grants: Source,
+    pub inventory: Source,
+}
+
+pub const ROLE_ARN_RULE: &str = "must be arn:<partition>:iam::<12-digit account>:role/<name>";
+pub const PROVIDER_ARN_RULE: &str = "must be arn:<partition>:iam::<12-digit account>:saml-provider/<name>";
+
+#[allow(clippy::expect_used)] // literal patterns
+static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^arn:aws(-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$",
+    )
+    .expect("literal")
+});
+#[allow(clippy::expect_used)] // literal patterns
+static PROVIDER_ARN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^arn:aws(-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:iam::\d{12}:saml-provider/[A-Za-z0-9_.-]+$",
+    )
+    .expect("literal")
+});
+
+fn account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4)
+}
+
+fn https_url(p: &mut Problems, at: &str, v: &str) {
+    let ok = v.strip_prefix("https://").is_some_and(|rest| {
+        !rest.is_empty() && !rest.starts_with('/') && !v.chars().any(|c| c.is_whitespace() || c.is_control())
+    });
+    if !ok {
+        p.push(at, format!("must be an https:// URL without spaces (got {v:?})"));
+    }
+}
+
+fn seconds(p: &mut Problems, at: &str, v: Option<i64>, default: u32, lo: u32, hi: u32) -> u32 {
+    let v = v.unwrap_or(i64::from(default));
+    match u32::try_from(v) {
+        Ok(n) if (lo..=hi).contains(&n) => n,
+        _ => {
+            p.push(at, format!("must be between {lo} and {hi} (got {v})"));
+            default
+        }
+    }
+}
+
+fn required(p: &mut Problems, at: &str, v: Option<String>) -> String {
+    match v {
+        Some(s) if !s.trim().is_empty() => s,
+        _ => {
+            p.push(at, "is required");
+            String::new()
+        }
+    }
+}
+
+fn source(p: &mut Problems, at: &str, s: RawSource, base: &Path, optional: bool) -> Source {
+    match (s.kind.as_deref(), s.file) {
+        (Some("file"), Some(f)) => Source::File(base.join(f)),
+        (Some("file"), None) => {
+            p.push(format!("{at}.file"), "is required when kind = \"file\"");
+            Source::None
+        }
+        (Some("none"), _) | (None, None) if optional => Source::None,
+        (None, None) | (Some("none"), _) => {
+            p.push(format!("{at}.kind"), "is required: \"file\" (LDAP arrives with the directory adapter)");
+            Source::None
+        }
+        (None, Some(f)) => Source::File(base.join(f)),
+        (Some(k), _) => {
+            p.push(
+                format!("{at}.kind"),
+                format!(
+                    "unknown kind {k:?}; expected \"file\"{}",
+                    if optional { " or \"none\"" } else { "" }
+                ),
+            );
+            Source::None
+        }
+    }
+}
+
+fn read_toml<T: serde::de::DeserializeOwned>(p: &mut Problems, path: &Path) -> Option<T> {
+    let name = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            toml::from_str(&text).map_err(|e| p.push(name, e.to_string().trim().replace('\n', " "))).ok()
+        }
+        Err(e) => {
+            p.push(name, format!("cannot read: {e}"));
+            None
+        }
+    }
+}
+
+impl Config {
+    /// Loads `path`, or the embedded default when `None`.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+                    source_name: path.display().to_string(),
+                    problems: Problems(vec![(path.display().to_string(), format!("cannot read: {e}"))]),
+                })?;
+                let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+                Self::from_toml(&text, &path.display().to_string(), &base)
+            }
+            None => Self::from_toml(EMBEDDED_DEFAULT, "embedded default", Path::new("")),
+        }
+    }
+
+    /// Parses and validates configuration text; relative paths resolve against `base`.
+    pub fn from_toml(text: &str, source_name: &str, base: &Path) -> Result<Self, ConfigError> {
+        let fail = |problems| ConfigError { source_name: source_name.to_owned(), problems };
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            fail(Problems(vec![(source_name.to_owned(), e.to_string().trim().replace('\n', " "))]))
+        })?;
+        let mut p = Problems::default();
+
+        let entity_id = required(&mut p, "idp.entity_id", raw.idp.entity_id);
+        if entity_id.chars().count() > 1024 || entity_id.chars().any(char::is_whitespace) {
+            p.push("idp.entity_id", "must be at most 1024 characters with no spaces");
+        }
+        let sso_url = required(&mut p, "idp.sso_url", raw.idp.sso_url);
+        https_url(&mut p, "idp.sso_url", &sso_url);
+        let name_id_format = match raw.idp.name_id_format.as_deref().unwrap_or("persistent") {
+            "persistent" => NameIdFormat::Persistent,
+            "transient" => NameIdFormat::Transient,
+            u if u.starts_with("urn:oasis:names:tc:SAML:") => NameIdFormat::Other(u.to_owned()),
+            other => {
+                p.push("idp.name_id_format", format!("must be \"persistent\", \"transient\" or a full urn:oasis:names:tc:SAML: format URI (got {other:?})"));
+                NameIdFormat::Persistent
+            }
+        };
+        let assertion_lifetime = seconds(
+            &mut p,
+            "idp.assertion_lifetime_seconds",
+            raw.idp.assertion_lifetime_seconds,
+            300,
+            30,
+            3600,
+        );
+        let metadata_valid_days =
+            seconds(&mut p, "idp.metadata_valid_days", raw.idp.metadata_valid_days, 365, 1, 3650);
+
+        let role_arn = required(&mut p, "aws.role_arn", raw.aws.role_arn);
+        if !role_arn.is_empty() && !ROLE_ARN.is_match(&role_arn) {
+            p.push("aws.role_arn", format!("{ROLE_ARN_RULE} (got {role_arn:?})"));
+        }
+        let provider_arn = required(&mut p, "aws.provider_arn", raw.aws.provider_arn);
+        if !provider_arn.is_empty() && !PROVIDER_ARN.is_match(&provider_arn) {
+            p.push("aws.provider_arn", format!("{PROVIDER_ARN_RULE} (got {provider_arn:?})"));
+        }
+        if ROLE_ARN.is_match(&role_arn)
+            && PROVIDER_ARN.is_match(&provider_arn)
+            && account(&role_arn) != account(&provider_arn)
+        {
+            p.push("aws.provider_arn", "must be in the same account as aws.role_arn");
+        }
+        let acs_url = raw.aws.acs_url.unwrap_or_else(|| "https://signin.aws.amazon.com/saml".into());
+        https_url(&mut p, "aws.acs_url", &acs_url);
+        let audience = raw.aws.audience.unwrap_or_else(|| "urn:amazon:webservices".into());
+        if !["urn:amazon:webservices", "https://signin.aws.amazon.com/saml"].contains(&audience.as_str()) {
+            p.push("aws.audience", format!("must be \"urn:amazon:webservices\" or \"https://signin.aws.amazon.com/saml\" (got {audience:?})"));
+        }
+        let console_url = raw.aws.console_url.unwrap_or_else(|| "https://console.aws.amazon.com".into());
+        https_url(&mut p, "aws.console_url", &console_url);
+        let role_max_session = seconds(
+            &mut p,
+            "aws.role_max_session_seconds",
+            raw.aws.role_max_session_seconds,
+            3600,
+            AWS_MIN_SESSION,
+            AWS_MAX_SESSION,
+        );
+        let below_floor = match raw.aws.below_floor.as_deref().unwrap_or("invalidate") {
+            "invalidate" => BelowFloor::Invalidate,
+            "allow_floor" => BelowFloor::AllowFloor,
+            other => {
+                p.push(
+                    "aws.below_floor",
+                    format!("must be \"invalidate\" or \"allow_floor\" (got {other:?})"),
+                );
+                BelowFloor::Invalidate
+            }
+        };
+
+        let keys = Keys {
+            signing_key: base.join(required(&mut p, "keys.signing_key", raw.keys.signing_key)),
+            signing_cert: base.join(required(&mut p, "keys.signing_cert", raw.keys.signing_cert)),
+            publish_certs: raw.keys.publish_certs.iter().map(|c| base.join(c)).collect(),
+            generate_if_missing: raw.keys.generate_if_missing.unwrap_or(false),
+        };
+
+        let ent_file =
+            base.join(raw.policies.entitlements.unwrap_or_else(|| "policies/entitlements.toml".into()));
+        let sched_file =
+            base.join(raw.policies.schedules.unwrap_or_else(|| "policies/schedules.toml".into()));
+        let schedules = read_toml::<RawSchedules>(&mut p, &sched_file)
+            .map(|r| policy::schedules(&sched_file.display().to_string(), r, &mut p))
+            .unwrap_or_default();
+        let mapping = read_toml::<RawEntitlements>(&mut p, &ent_file)
+            .and_then(|r| policy::mapping(&ent_file.display().to_string(), r, &schedules, &mut p));
+
+        let directory = source(&mut p, "directory", raw.directory, base, false);
+        let grants = source(&mut p, "grants", raw.grants, base, false);
+        let inventory = source(&mut p, "inventory", raw.inventory, base, true);
+
+        match mapping {
+            Some(mapping) if p.0.is_empty() => Ok(Config {
+                source_name: source_name.to_owned(),
+                idp: Idp {
+                    entity_id,
+                    sso_url,
+                    name_id_format,
+                    assertion_lifetime,
+                    sign_response: raw.idp.sign_response.unwrap_or(false),
+                    metadata_valid_days,
+                },
+                aws: Aws { role_arn, provider_arn, acs_url, audience, console_url },
+                keys,
+                policy: Policy {
+                    spec: mapping.spec.clone(),
+                    role_max_session,
+                    below_floor,
+                    assertion_lifetime,
+                },
+                mapping,
+                directory,
+                grants,
+                inventory,
+            }),
+            _ => Err(fail(p)),
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The configuration file as written (serde, unknown fields rejected). Every field's
+//! default is documented in `policies/sesame.example.toml`; [`super::Config`] is the
+//! validated form, and only it is used by the rest of the program.
+
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    #[serde(default)]
+    pub idp: RawIdp,
+    #[serde(default)]
+    pub aws: RawAws,
+    #[serde(default)]
+    pub keys: RawKeys,
+    #[serde(default)]
+    pub policies: RawPolicies,
+    #[serde(default)]
+    pub directory: RawSource,
+    #[serde(default)]
+    pub grants: RawSource,
+    #[serde(default)]
+    pub inventory: RawSource,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdp {
+    pub entity_id: Option<String>,
+    pub sso_url: Option<String>,
+    pub name_id_format: Option<String>,
+    pub assertion_lifetime_seconds: Option<i64>,
+    pub sign_response: Option<bool>,
+    pub metadata_valid_days: Option<i64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAws {
+    pub role_arn: Option<String>,
+    pub provider_arn: Option<String>,
+    pub acs_url: Option<String>,
+    pub audience: Option<String>,
+    pub role_max_session_seconds: Option<i64>,
+    pub below_floor: Option<String>,
+    pub console_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawKeys {
+    pub signing_key: Option<String>,
+    pub signing_cert: Option<String>,
+    #[serde(default)]
+    pub publish_certs: Vec<String>,
+    pub generate_if_missing: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicies {
+    pub entitlements: Option<String>,
+    pub schedules: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub kind: Option<String>,
+    pub file: Option<String>,
+}
+
+/// `policies/entitlements.toml`: tag columns, the maximum number of sets, and the
+/// group → tag-set mapping.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEntitlements {
+    pub max_sets: Option<i64>,
+    pub tags: Option<Vec<RawColumn>>,
+    #[serde(default)]
+    pub entitlement: Vec<RawEntitlement>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawColumn {
+    pub ec2_key: String,
+    pub principal: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEntitlement {
+    pub group: String,
+    pub values: toml::Table,
+    #[serde(default = "yes")]
+    pub requires_grant: bool,
+    pub schedule: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `policies/schedules.toml`: named recurring schedules.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedules {
+    #[serde(default)]
+    pub schedule: Vec<RawSchedule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchedule {
+    pub name: String,
+    pub zone: String,
+    pub rules: Vec<RawRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    pub days: String,
+    pub from: String,
+    pub to: String,
+}

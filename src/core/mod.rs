@@ -1,0 +1,20 @@
+//! The pure decision core: who may reach which instance, when, and with which tags.
+//!
+//! Invariants (checked by `tests/it/tidy.rs` and the property tests):
+//! - no I/O, no clock, no randomness: `now` and the nonce are arguments;
+//! - every value that can reach a session tag has passed [`tags::TagValue`]'s rule;
+//! - a refusal is a [`decision::Decision`] value, not an error.
+
+pub mod decide;
+pub mod decision;
+pub mod ids;
+pub mod sentinel;
+pub mod tags;
+pub mod window;
+
+pub use decide::{decide, Entitlement, Policy};
+pub use decision::{Decision, Refusal, SetOutcome, SetStatus};
+pub use ids::{GroupName, InputError, InstanceId, Region, Request, UserName};
+pub use sentinel::Nonce;
+pub use tags::{TagKey, TagSpec, TagValue};
+pub use window::{AccessRule, Grant, Interval, Schedule};

@@ -1,0 +1,50 @@
+//! The unmatchable tag value that replaces every PrincipalTag of a closed set.
+//!
+//! EC2 tag values may use the same alphabet as session tags, so the sentinel cannot be
+//! unmatchable by its characters; it is unmatchable by content: it carries 128 random
+//! bits drawn fresh for every assertion, which no tag on any instance can predict.
+
+use std::fmt::Write as _;
+
+/// Every sentinel starts with this; configuration refuses real tag values that do.
+pub const SENTINEL_PREFIX: &str = "sesame:closed:";
+
+/// Randomness for one mint, drawn by the edge (`clock.rs`) and passed in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Nonce([u8; 48]);
+
+impl std::fmt::Debug for Nonce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Nonce(..)")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+impl Nonce {
+    pub fn from_bytes(bytes: [u8; 48]) -> Self {
+        Self(bytes)
+    }
+
+    /// The sentinel value for this mint: `sesame:closed:` + 32 hex digits.
+    /// A legal session-tag value (letters, digits, `:`), 46 characters long.
+    pub fn sentinel(&self) -> String {
+        format!("{SENTINEL_PREFIX}{}", hex(self.0.get(..16).unwrap_or_default()))
+    }
+
+    /// XML ID of the Response: `_` + 32 hex digits (a valid xs:ID).
+    pub fn response_id(&self) -> String {
+        format!("_{}", hex(self.0.get(16..32).unwrap_or_default()))
+    }
+
+    /// XML ID of the Assertion: `_` + 32 hex digits (a valid xs:ID).
+    pub fn assertion_id(&self) -> String {
+        format!("_{}", hex(self.0.get(32..48).unwrap_or_default()))
+    }
+}

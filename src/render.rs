@@ -1,0 +1,92 @@
+//! Renderings of a mint for callers: the decision as JSON, the JSON envelope and the
+//! auto-submitting HTML form. Shared by the CLI and the HTTP edge.
+
+use quick_xml::escape::escape;
+use serde_json::{json, Value};
+
+use crate::core::decision::SetStatus;
+use crate::core::Decision;
+use crate::mint::Minted;
+use crate::saml::saml_time;
+
+fn local(t: chrono::DateTime<chrono::Utc>, zone: chrono_tz::Tz) -> String {
+    t.with_timezone(&zone).format("%Y-%m-%d %H:%M %Z").to_string() + &format!(" ({})", zone.name())
+}
+
+/// The machine-readable decision a caller can show the person.
+pub fn decision_json(d: &Decision) -> Value {
+    let sets: Vec<Value> = d
+        .sets
+        .iter()
+        .map(|s| {
+            let tags: serde_json::Map<String, Value> =
+                s.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            let mut o = json!({
+                "number": s.number,
+                "entitlement": s.group.as_str(),
+                "tags": tags,
+                "ticket": s.ticket,
+            });
+            match &s.status {
+                SetStatus::Open { window } => {
+                    o["status"] = json!("open");
+                    o["window"] = json!({"start": saml_time(window.start), "end": saml_time(window.end),
+                                         "end_local": local(window.end, s.zone)});
+                }
+                SetStatus::Closed { reason, next_open } => {
+                    o["status"] = json!("closed");
+                    o["reason"] = json!(reason.code());
+                    o["message"] = json!(reason.message());
+                    o["next_open"] = json!(next_open.map(saml_time));
+                    o["next_open_local"] = json!(next_open.map(|t| local(t, s.zone)));
+                }
+            }
+            o
+        })
+        .collect();
+    let status = match (&d.refusal, d.open_sets(), d.sets.len()) {
+        (Some(r), _, _) => r.code(),
+        (None, open, all) if open == all => "minted",
+        (None, 0, _) => "minted_all_closed",
+        _ => "minted_some_closed",
+    };
+    json!({
+        "status": status,
+        "at": saml_time(d.at),
+        "session_duration": d.session_duration,
+        "not_on_or_after": saml_time(d.not_on_or_after),
+        "session_not_on_or_after": saml_time(d.session_not_on_or_after),
+        "sets": sets,
+        "omitted": d.omitted.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+    })
+}
+
+/// `{saml_response, relay_state, acs_url, assertion_id, response_id, decision}`.
+pub fn minted_json(m: &Minted) -> Value {
+    json!({
+        "saml_response": m.base64(),
+        "relay_state": m.relay_state,
+        "acs_url": m.acs_url,
+        "assertion_id": m.assertion_id,
+        "response_id": m.response_id,
+        "decision": decision_json(&m.decision),
+    })
+}
+
+/// An HTML page that posts SAMLResponse and RelayState to the ACS URL on load.
+/// Every value is attribute-escaped.
+pub fn html_form(m: &Minted) -> String {
+    let acs = escape(m.acs_url.as_str());
+    let resp = escape(m.base64());
+    let relay = escape(m.relay_state.as_str());
+    [
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in to AWS</title></head>\n",
+        "<body onload=\"document.forms[0].submit()\">\n",
+        &format!("<form method=\"post\" action=\"{acs}\">\n"),
+        &format!("<input type=\"hidden\" name=\"SAMLResponse\" value=\"{resp}\">\n"),
+        &format!("<input type=\"hidden\" name=\"RelayState\" value=\"{relay}\">\n"),
+        "<noscript><p>JavaScript is off: press the button to continue.</p></noscript>\n",
+        "<button type=\"submit\">Continue to AWS</button>\n</form>\n</body></html>\n",
+    ]
+    .concat()
+}

@@ -1,0 +1,211 @@
+//! The libxmlsec1 boundary: enveloped XML signatures (RSA-SHA256, exclusive c14n).
+//!
+//! This is the crate's only `unsafe` code. The key is parsed once into an xmlsec key
+//! ([`Signer::new`]); each signature duplicates it (a reference-count increment in
+//! xmlsec-openssl) into a fresh `xmlSecDSigCtx`. Documents are parsed from the bytes
+//! [`super::response`] serialized, signed in place and dumped once.
+#![allow(unsafe_code)]
+
+use std::ffi::c_void;
+use std::os::raw::{c_char, c_int};
+use std::ptr::{null, null_mut};
+use std::sync::OnceLock;
+
+use xmlsec::bindings as x;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignError {
+    #[error("libxmlsec1 could not be initialised: {0}")]
+    Init(&'static str),
+    #[error("libxmlsec1 refused the signing key")]
+    KeyLoad,
+    #[error("the document to sign is not well-formed XML")]
+    Parse,
+    #[error("the document has no <{0}> to sign")]
+    MissingNode(&'static str),
+    #[error("libxmlsec1 failed to sign the document")]
+    Sign,
+    #[error("the document is too large to sign")]
+    TooLarge,
+}
+
+impl SignError {
+    pub fn code(&self) -> &'static str {
+        "signing_failed"
+    }
+}
+
+static INIT: OnceLock<Result<(), SignError>> = OnceLock::new();
+
+fn init() -> Result<(), SignError> {
+    INIT.get_or_init(|| {
+        // SAFETY: called once (OnceLock) before any other xmlsec/libxml call made by
+        // this module; the functions take no pointers.
+        unsafe {
+            x::xmlInitParser();
+            if x::xmlSecInit() < 0 {
+                return Err(SignError::Init("xmlSecInit"));
+            }
+            if x::xmlSecOpenSSLAppInit(null()) < 0 {
+                return Err(SignError::Init("xmlSecOpenSSLAppInit"));
+            }
+            if x::xmlSecOpenSSLInit() < 0 {
+                return Err(SignError::Init("xmlSecOpenSSLInit"));
+            }
+        }
+        Ok(())
+    })
+    .clone()
+}
+
+/// An xmlsec key owned by this process. Only duplicated (read) after construction.
+struct Key(x::xmlSecKeyPtr);
+
+// SAFETY: the key is never mutated after `Signer::new`; `xmlSecKeyDuplicate` only reads
+// it and takes new references to the OpenSSL EVP_PKEY (atomic reference counts).
+unsafe impl Send for Key {}
+unsafe impl Sync for Key {}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        // SAFETY: the pointer came from xmlSecOpenSSLAppKeyLoadMemory and is owned here.
+        unsafe { x::xmlSecKeyDestroy(self.0) }
+    }
+}
+
+/// Signs SAML documents with one RSA key, parsed once.
+pub struct Signer {
+    key: Key,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Signer(<key redacted>)")
+    }
+}
+
+/// Where the signature templates sit: the Assertion's, and optionally the Response's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Targets {
+    Assertion,
+    AssertionThenResponse,
+}
+
+struct Doc(x::xmlDocPtr);
+impl Drop for Doc {
+    fn drop(&mut self) {
+        // SAFETY: the document came from xmlReadMemory and is freed exactly once.
+        unsafe { x::xmlFreeDoc(self.0) }
+    }
+}
+
+struct Ctx(*mut x::xmlSecDSigCtx);
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // SAFETY: created by xmlSecDSigCtxCreate; destroying it also destroys its signKey.
+        unsafe { x::xmlSecDSigCtxDestroy(self.0) }
+    }
+}
+
+const SAML_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion\0";
+
+impl Signer {
+    /// Parses a PEM private key (PKCS#1 or PKCS#8) into libxmlsec1, once.
+    pub fn new(key_pem: &[u8]) -> Result<Self, SignError> {
+        init()?;
+        let len = std::os::raw::c_uint::try_from(key_pem.len()).map_err(|_| SignError::KeyLoad)?;
+        // SAFETY: the buffer is valid for `len` bytes; no password or callbacks are used.
+        let key = unsafe {
+            x::xmlSecOpenSSLAppKeyLoadMemory(
+                key_pem.as_ptr(),
+                len,
+                x::xmlSecKeyDataFormat_xmlSecKeyDataFormatPem,
+                null(),
+                null_mut(),
+                null_mut(),
+            )
+        };
+        if key.is_null() {
+            return Err(SignError::KeyLoad);
+        }
+        Ok(Self { key: Key(key) })
+    }
+
+    /// Parses `xml`, fills the signature template(s) and returns the signed document.
+    /// The Assertion is signed first, so a Response signature covers the signed Assertion.
+    pub fn sign(&self, xml: &[u8], targets: Targets) -> Result<Vec<u8>, SignError> {
+        let len = c_int::try_from(xml.len()).map_err(|_| SignError::TooLarge)?;
+        // SAFETY: `xml` is valid for `len` bytes; NONET forbids network access.
+        let doc = unsafe {
+            x::xmlReadMemory(
+                xml.as_ptr().cast::<c_char>(),
+                len,
+                c"response.xml".as_ptr(),
+                c"UTF-8".as_ptr(),
+                x::xmlParserOption_XML_PARSE_NONET as c_int,
+            )
+        };
+        if doc.is_null() {
+            return Err(SignError::Parse);
+        }
+        let doc = Doc(doc);
+        // SAFETY: every pointer below is either checked for null or comes from libxml2
+        // for this live document; static strings are NUL-terminated.
+        unsafe {
+            let root = x::xmlDocGetRootElement(doc.0);
+            if root.is_null() {
+                return Err(SignError::MissingNode("Response"));
+            }
+            let mut ids: [*const x::xmlChar; 2] = [c"ID".as_ptr().cast(), null()];
+            x::xmlSecAddIDs(doc.0, root, ids.as_mut_ptr());
+            let dsig = x::xmlSecDSigNs.as_ptr();
+            let sig_name = x::xmlSecNodeSignature.as_ptr();
+            let assertion = x::xmlSecFindChild(root, c"Assertion".as_ptr().cast(), SAML_NS.as_ptr());
+            if assertion.is_null() {
+                return Err(SignError::MissingNode("saml:Assertion"));
+            }
+            let a_sig = x::xmlSecFindChild(assertion, sig_name, dsig);
+            if a_sig.is_null() {
+                return Err(SignError::MissingNode("ds:Signature in the Assertion"));
+            }
+            self.sign_node(a_sig)?;
+            if targets == Targets::AssertionThenResponse {
+                let r_sig = x::xmlSecFindChild(root, sig_name, dsig);
+                if r_sig.is_null() {
+                    return Err(SignError::MissingNode("ds:Signature in the Response"));
+                }
+                self.sign_node(r_sig)?;
+            }
+            let mut out: *mut x::xmlChar = null_mut();
+            let mut size: c_int = 0;
+            x::xmlDocDumpMemoryEnc(doc.0, &mut out, &mut size, c"UTF-8".as_ptr());
+            if out.is_null() {
+                return Err(SignError::Sign);
+            }
+            let bytes = std::slice::from_raw_parts(out, usize::try_from(size).unwrap_or(0)).to_vec();
+            if let Some(free) = x::xmlFree {
+                free(out.cast::<c_void>());
+            }
+            Ok(bytes)
+        }
+    }
+
+    /// # Safety
+    /// `node` must be a `ds:Signature` template inside a live document.
+    unsafe fn sign_node(&self, node: x::xmlNodePtr) -> Result<(), SignError> {
+        let ctx = x::xmlSecDSigCtxCreate(null_mut());
+        if ctx.is_null() {
+            return Err(SignError::Sign);
+        }
+        let ctx = Ctx(ctx);
+        let key = x::xmlSecKeyDuplicate(self.key.0);
+        if key.is_null() {
+            return Err(SignError::KeyLoad);
+        }
+        (*ctx.0).signKey = key;
+        if x::xmlSecDSigCtxSign(ctx.0, node) < 0 {
+            return Err(SignError::Sign);
+        }
+        Ok(())
+    }
+}
