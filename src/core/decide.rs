@@ -84,7 +84,16 @@ struct Evaluated<'a> {
 
 fn evaluate<'a>(now: DateTime<Utc>, e: &'a Entitlement, grants: &[&Grant], policy: &Policy) -> Evaluated<'a> {
     let windows: Vec<Interval> = grants.iter().map(|g| g.window).collect();
-    let open = e.access.open_intervals(&windows, now - Duration::days(1), now + LOOKAHEAD);
+    // Grants alone are cheap to evaluate over all time; schedules are expanded day by
+    // day, so only around `now`, and further only when the window reaches the horizon.
+    let (lo, hi) = match e.access.schedule() {
+        None => (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC),
+        Some(_) => (now - Duration::days(1), now + LOOKAHEAD),
+    };
+    let mut open = e.access.open_intervals(&windows, lo, hi);
+    if open.iter().any(|iv| iv.contains(now) && iv.end == hi) && hi < DateTime::<Utc>::MAX_UTC {
+        open = e.access.open_intervals(&windows, lo, now + NEXT_OPEN_HORIZON);
+    }
     let ticket = grants.iter().find(|g| g.window.contains(now)).map(|g| g.ticket.clone());
     if let Some(window) = open.iter().find(|iv| iv.contains(now)).copied() {
         let left = (window.end - now).num_seconds();
@@ -129,7 +138,19 @@ pub fn decide(
 
     // Stable order, one entry per group (case-insensitive).
     let mut ents: Vec<&Entitlement> = entitlements.iter().collect();
-    ents.sort_by_key(|e| (e.group.fold(), e.group.as_str().to_owned()));
+    // Sorting on every field makes the order total, so duplicates (which configuration
+    // forbids) still resolve the same way whatever order the directory returned.
+    ents.sort_by_key(|e| {
+        let values: Vec<&str> = e.values.iter().map(TagValue::as_str).collect();
+        let schedule = e.access.schedule().map(|s| s.name.clone());
+        (
+            e.group.fold(),
+            e.group.as_str().to_owned(),
+            values.join("\u{0}"),
+            e.access.requires_grant(),
+            schedule,
+        )
+    });
     ents.dedup_by(|a, b| a.group == b.group);
     if ents.is_empty() {
         return refuse(Refusal::NoEntitlement, Vec::new());

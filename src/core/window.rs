@@ -169,34 +169,37 @@ fn offset_at(zone: Tz, t: DateTime<Utc>) -> i64 {
 }
 
 /// Splits `[lo, hi)` into pieces of constant UTC offset: `(start, end, offset_seconds)`.
+/// Transitions are found to the second by bisection between six-hourly samples.
 fn offset_pieces(zone: Tz, lo: DateTime<Utc>, hi: DateTime<Utc>) -> Vec<(DateTime<Utc>, DateTime<Utc>, i64)> {
-    let step = Duration::hours(6);
+    let at = |s: i64| DateTime::from_timestamp(s, 0).unwrap_or(lo);
+    let (lo_s, hi_s) = (lo.timestamp(), hi.timestamp());
+    let step = 6 * 3600;
     let mut pieces = Vec::new();
-    let mut start = lo;
+    let mut start = lo_s;
     let mut off = offset_at(zone, lo);
-    let mut a = lo;
-    while a < hi {
-        let b = (a + step).min(hi);
-        if offset_at(zone, b) != off {
-            // Find the first second in (a, b] whose offset differs from `off`.
-            let (mut l, mut r) = (a, b);
-            while (r - l) > Duration::seconds(1) {
-                let mid = l + (r - l) / 2;
-                if offset_at(zone, mid) == off {
-                    l = mid;
-                } else {
-                    r = mid;
-                }
-            }
-            pieces.push((start, r, off));
-            start = r;
-            off = offset_at(zone, r);
-            a = r;
+    let mut a = lo_s;
+    while a < hi_s {
+        let b = (a + step).min(hi_s);
+        if offset_at(zone, at(b)) == off {
+            a = b;
             continue;
         }
-        a = b;
+        // The first second in (a, b] whose offset differs from `off`.
+        let (mut l, mut r) = (a, b);
+        while r - l > 1 {
+            let mid = l + (r - l) / 2;
+            if offset_at(zone, at(mid)) == off {
+                l = mid;
+            } else {
+                r = mid;
+            }
+        }
+        pieces.push((at(start), at(r), off));
+        start = r;
+        off = offset_at(zone, at(r));
+        a = r;
     }
-    pieces.push((start, hi, off));
+    pieces.push((at(start), hi, off));
     pieces
 }
 

@@ -1,0 +1,108 @@
+//! Configuration validation: every problem is reported with its location and rule.
+
+use sesame::config::Config;
+
+use crate::common::{demo_config, root};
+
+fn problems(text: &str) -> Vec<(String, String)> {
+    Config::from_toml(text, "t", &root()).unwrap_err().problems.0
+}
+
+fn has(p: &[(String, String)], at: &str, msg: &str) -> bool {
+    p.iter().any(|(a, m)| a.contains(at) && m.contains(msg))
+}
+
+#[test]
+fn the_embedded_default_is_valid() {
+    let c = demo_config();
+    assert_eq!(c.mapping.entitlements.len(), 2);
+    assert_eq!(c.policy.role_max_session, 3600);
+    assert_eq!(c.aws.audience, "urn:amazon:webservices");
+}
+
+#[test]
+fn all_problems_are_listed_at_once() {
+    let text = sesame::config::EMBEDDED_DEFAULT
+        .replace("arn:aws:iam::111122223333:role/sesame-session-manager", "role/oops")
+        .replace("role_max_session_seconds = 3600", "role_max_session_seconds = 60")
+        .replace("https://sesame.localhost/sso", "http://insecure");
+    let p = problems(&text);
+    assert!(has(&p, "aws.role_arn", "arn:<partition>:iam::"), "{p:?}");
+    assert!(has(&p, "aws.role_max_session_seconds", "between 900 and 43200"), "{p:?}");
+    assert!(has(&p, "idp.sso_url", "https://"), "{p:?}");
+}
+
+#[test]
+fn unknown_keys_and_syntax_errors_are_named() {
+    let e = Config::from_toml("[idp]\nentity_idd = \"x\"\n", "t", &root()).unwrap_err();
+    assert!(e.to_string().contains("entity_idd"), "{e}");
+    let e = Config::from_toml("[idp\n", "t", &root()).unwrap_err();
+    assert!(e.to_string().contains("t"), "{e}");
+}
+
+#[test]
+fn provider_and_role_must_share_an_account() {
+    let text =
+        sesame::config::EMBEDDED_DEFAULT.replace("111122223333:saml-provider", "999999999999:saml-provider");
+    assert!(has(&problems(&text), "aws.provider_arn", "same account"));
+}
+
+fn with_policies(ent: &str, sched: &str) -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("e.toml"), ent).unwrap();
+    std::fs::write(dir.path().join("s.toml"), sched).unwrap();
+    let text = sesame::config::EMBEDDED_DEFAULT
+        .replace("policies/entitlements.toml", &dir.path().join("e.toml").display().to_string())
+        .replace("policies/schedules.toml", &dir.path().join("s.toml").display().to_string());
+    problems(&text)
+}
+
+const SCHED: &str = "[[schedule]]\nname = \"bh\"\nzone = \"America/New_York\"\nrules = [{ days = \"Mon-Fri\", from = \"09:00\", to = \"17:00\" }]\n";
+
+#[test]
+fn mapping_errors_name_the_entitlement_and_value() {
+    let ent = r#"
+[[entitlement]]
+group = "pam-a"
+values = { APP_GROUP_NAME = "bad,value", APP_ID = "A", RELEASE_ID = "1" }
+
+[[entitlement]]
+group = "pam-b"
+values = { APP_GROUP_NAME = "b", APP_ID = "B" }
+
+[[entitlement]]
+group = "pam-c"
+values = { APP_GROUP_NAME = "c", APP_ID = "C", RELEASE_ID = "1", EXTRA = "x" }
+requires_grant = false
+
+[[entitlement]]
+group = "pam-d"
+values = { APP_GROUP_NAME = "sesame:closed:abc", APP_ID = "D", RELEASE_ID = "1" }
+schedule = "nope"
+"#;
+    let p = with_policies(ent, SCHED);
+    assert!(has(&p, "entitlement[0].values.APP_GROUP_NAME", "session-tag rule"), "{p:?}");
+    assert!(has(&p, "entitlement[1].values.RELEASE_ID", "missing"), "{p:?}");
+    assert!(has(&p, "entitlement[2].requires_grant", "standing access"), "{p:?}");
+    assert!(has(&p, "entitlement[3].schedule", "no schedule named"), "{p:?}");
+}
+
+#[test]
+fn too_many_sets_for_aws_are_refused_with_the_limit() {
+    let p = with_policies("max_sets = 17\n", SCHED);
+    assert!(has(&p, "e.toml", "at most 16 sets fit"), "{p:?}");
+}
+
+#[test]
+fn sentinel_prefixed_values_are_refused() {
+    let ent = "[[entitlement]]\ngroup = \"g\"\nvalues = { APP_GROUP_NAME = \"sesame:closed:1\", APP_ID = \"A\", RELEASE_ID = \"1\" }\n";
+    assert!(has(&with_policies(ent, SCHED), "APP_GROUP_NAME", "sentinels"));
+}
+
+#[test]
+fn schedule_errors_name_the_rule() {
+    let sched = "[[schedule]]\nname = \"x\"\nzone = \"Mars/Olympus\"\nrules = [{ days = \"Mon\", from = \"25:00\", to = \"17:00\" }]\n";
+    let p = with_policies("", sched);
+    assert!(has(&p, "schedule[0].zone", "IANA"), "{p:?}");
+    assert!(has(&p, "schedule[0].rules[0].from", "HH:MM"), "{p:?}");
+}
