@@ -1,1 +1,115 @@
-fn main() {}
+//! In-process benchmarks of the mint path: decide, build, sign, the whole mint, and the
+//! physical limit (one raw RSA-2048 PKCS#1 v1.5 SHA-256 signature through OpenSSL).
+//! Numbers go to BENCHMARKS.md; CI runs this only as a smoke test (`-- --test`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: setup failures should stop it
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use base64::Engine as _;
+use chrono::{DateTime, Utc};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sesame::config::Config;
+use sesame::core::{decide, Nonce, Request};
+use sesame::keys::SigningMaterial;
+use sesame::mint::Minter;
+use sesame::saml::{build_response, Targets};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn material(dir: &tempfile::TempDir) -> SigningMaterial {
+    let key = dir.path().join("k.pem");
+    std::fs::copy(root().join("tests/data/test-signing.key"), &key).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    sesame::keys::load(&key, &root().join("tests/data/test-signing.crt")).unwrap()
+}
+
+fn setup() -> (Config, Minter, SigningMaterial, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config::from_toml(sesame::config::EMBEDDED_DEFAULT, "bench", &root()).unwrap();
+    let m = material(&dir);
+    let minter = sesame::app::minter(&cfg, &m).unwrap();
+    (cfg, minter, m, dir)
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-01T15:00:00Z").unwrap().with_timezone(&Utc)
+}
+
+fn benches(c: &mut Criterion) {
+    let (cfg, minter, material, _dir) = setup();
+    let nonce = Nonce::from_bytes([7; 48]);
+    let req = Request::parse("alice", "i-0fedcba9876543210", "us-east-1").unwrap();
+    let groups: Vec<_> = ["pam-webserver", "pam-payments"]
+        .iter()
+        .map(|g| sesame::core::GroupName::parse("g", g).unwrap())
+        .collect();
+    let ents = cfg.mapping.entitlements_for(&groups);
+    let d = decide(now(), &nonce, &ents, &[], None, &cfg.policy);
+    let unsigned = build_response(&minter.params, &req, &d, &nonce).unwrap();
+
+    let mut g = c.benchmark_group("mint");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("decide", |b| b.iter(|| decide(now(), &nonce, &ents, &[], None, &cfg.policy)));
+    g.bench_function("build", |b| b.iter(|| build_response(&minter.params, &req, &d, &nonce).unwrap()));
+    g.bench_function("sign", |b| b.iter(|| minter.signer.sign(&unsigned, Targets::Assertion).unwrap()));
+    g.bench_function("mint_end_to_end", |b| {
+        b.iter(|| {
+            let m = minter.mint("alice", "i-0fedcba9876543210", "us-east-1", now(), &nonce).unwrap();
+            m.base64()
+        })
+    });
+    g.bench_function("openssl_rsa2048_sign_limit", |b| {
+        b.iter(|| {
+            let mut s =
+                openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &material.key).unwrap();
+            s.update(b"0123456789abcdef0123456789abcdef").unwrap();
+            s.sign_to_vec().unwrap()
+        })
+    });
+    g.finish();
+
+    // 16 sets: the largest session AWS allows with three tag columns.
+    let wide = wide_minter(&material);
+    let mut g = c.benchmark_group("mint16");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("mint_end_to_end_16_sets", |b| {
+        b.iter(|| {
+            let m = wide.mint("wide", "i-0fedcba9876543210", "us-east-1", now(), &nonce).unwrap();
+            base64::engine::general_purpose::STANDARD.encode(&m.xml)
+        })
+    });
+    g.finish();
+}
+
+fn wide_minter(material: &SigningMaterial) -> Minter {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut ent, mut grants, mut groups) = ("max_sets = 16\n".to_owned(), String::new(), Vec::new());
+    for i in 0..16 {
+        ent += &format!("[[entitlement]]\ngroup = \"pam-{i:02}\"\nvalues = {{ APP_GROUP_NAME = \"app{i}\", APP_ID = \"ID{i}\", RELEASE_ID = \"{i}.0\" }}\n");
+        grants += &format!("[[grant]]\nuser = \"wide\"\ngroup = \"pam-{i:02}\"\nstart = \"2026-01-01T00:00:00Z\"\nend = \"2030-01-01T00:00:00Z\"\nticket = \"T\"\napprover = \"a\"\n");
+        groups.push(format!("\"pam-{i:02}\""));
+    }
+    std::fs::write(dir.path().join("e.toml"), ent).unwrap();
+    std::fs::write(dir.path().join("g.toml"), grants).unwrap();
+    std::fs::write(
+        dir.path().join("d.toml"),
+        format!("[[user]]\nname = \"wide\"\ngroups = [{}]\n", groups.join(",")),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("i.toml"), "").unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let text = sesame::config::EMBEDDED_DEFAULT
+        .replace("policies/entitlements.toml", &p("e.toml"))
+        .replace("policies/demo/grants.toml", &p("g.toml"))
+        .replace("policies/demo/directory.toml", &p("d.toml"))
+        .replace("policies/demo/inventory.toml", &p("i.toml"));
+    let cfg = Config::from_toml(&text, "bench16", &root()).unwrap();
+    sesame::app::minter(&cfg, material).unwrap()
+}
+
+criterion_group!(all, benches);
+criterion_main!(all);

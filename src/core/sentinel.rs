@@ -38,13 +38,15 @@ impl Nonce {
         format!("{SENTINEL_PREFIX}{}", hex(self.0.get(..16).unwrap_or_default()))
     }
 
-    /// XML ID of the Response: `_` + 32 hex digits (a valid xs:ID).
+    /// XML ID of the Response: `_R` + 32 hex digits (a valid xs:ID). The prefixes keep
+    /// the two IDs distinct whatever the random bytes, so a signature reference can
+    /// never resolve to the wrong element.
     pub fn response_id(&self) -> String {
-        format!("_{}", hex(self.0.get(16..32).unwrap_or_default()))
+        format!("_R{}", hex(self.0.get(16..32).unwrap_or_default()))
     }
 
-    /// XML ID of the Assertion: `_` + 32 hex digits (a valid xs:ID).
+    /// XML ID of the Assertion: `_A` + 32 hex digits (a valid xs:ID).
     pub fn assertion_id(&self) -> String {
-        format!("_{}", hex(self.0.get(32..48).unwrap_or_default()))
+        format!("_A{}", hex(self.0.get(32..48).unwrap_or_default()))
     }
 }

@@ -392,3 +392,12 @@ proptest! {
         prop_assert!(d.sets.len() <= p.spec.max_sets());
     }
 }
+
+#[test]
+fn response_and_assertion_ids_differ_even_for_a_constant_nonce() {
+    // Regression: a nonce of 48 equal bytes gave both elements the same ID, and
+    // libxmlsec1 then resolved the Assertion's signature reference to the Response.
+    let n = sesame::core::Nonce::from_bytes([7; 48]);
+    assert_ne!(n.response_id(), n.assertion_id());
+    assert!(n.response_id().starts_with("_R") && n.assertion_id().starts_with("_A"));
+}

@@ -7,6 +7,7 @@ mod common;
 mod cli; // the sesame binary: demo outcomes, bad input, exit codes
 mod config; // configuration validation names the field and the rule
 mod decide; // table cases and properties of the pure decision core
+mod example_config; // policies/sesame.example.toml is valid
 mod ids; // user, instance and region syntax
 mod keys; // key generation, permissions, mismatched certificates
 mod metadata; // IdP metadata shape and schema validity

@@ -1,5 +1,5 @@
 //! IdP metadata: the shape IAM's create-saml-provider needs, valid against the SAML 2.0
-//! metadata schema (python3-saml's copy of the OASIS XSDs), and the committed demo file.
+//! metadata schema (python3-saml's copy of the OASIS XSDs), and the golden (signed with the public test key, so never to be uploaded).
 
 use base64::Engine as _;
 use serde_json::json;
@@ -52,13 +52,13 @@ fn rotation_candidates_are_published_after_the_current_certificate() {
 
 #[test]
 fn committed_demo_metadata_is_current() {
-    let path = root().join("metadata/demo-idp-metadata.xml");
+    let path = root().join("tests/data/golden/demo-idp-metadata.xml");
     let xml = demo_metadata();
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &xml).unwrap();
     }
     assert!(
         std::fs::read(&path).unwrap() == xml,
-        "metadata/demo-idp-metadata.xml is stale; UPDATE_GOLDEN=1 rewrites it"
+        "tests/data/golden/demo-idp-metadata.xml is stale; UPDATE_GOLDEN=1 rewrites it"
     );
 }

@@ -1,0 +1,28 @@
+# scripts/lib.sh — shared by scripts/run and scripts/test: install missing Debian packages.
+# Sourced, not executed.
+
+# Build: bindgen (libxml, xmlsec crates) needs libclang; libxmlsec1 and OpenSSL headers.
+BUILD_PACKAGES=(pkg-config libclang-dev libxml2-dev libxmlsec1-dev libssl-dev)
+# Tests: the xmlsec1 command and OneLogin's python3-saml (Debian: python3-onelogin-saml2).
+TEST_PACKAGES=(xmlsec1 python3 python3-onelogin-saml2 python3-xmlsec python3-lxml)
+
+missing_packages() {
+  local p out=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || out+=("$p")
+  done
+  echo "${out[@]:-}"
+}
+
+ensure_packages() {
+  local missing
+  missing=$(missing_packages "$@")
+  [ -z "$missing" ] && return 0
+  echo "installing: $missing" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -q >/dev/null
+  # shellcheck disable=SC2086
+  $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
+}
