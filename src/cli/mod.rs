@@ -10,7 +10,7 @@ mod mint;
 
 use std::path::PathBuf;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, ConfigError};
@@ -70,12 +70,21 @@ impl From<ConfigError> for Failure {
 pub fn instant(at: Option<&str>) -> Result<DateTime<Utc>, Failure> {
     match at {
         None => Ok(crate::clock::now()),
-        Some(s) => DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-            Failure::new(
-                2,
-                format!("--at: must be an RFC 3339 instant such as 2026-12-01T15:00:00Z (got {s:?})"),
-            )
-        }),
+        Some(s) => {
+            let t = DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+                Failure::new(
+                    2,
+                    format!("--at: must be an RFC 3339 instant such as 2026-12-01T15:00:00Z (got {s:?})"),
+                )
+            })?;
+            if !(2000..2100).contains(&t.year()) {
+                return Err(Failure::new(
+                    2,
+                    format!("--at: must be between 2000-01-01 and 2099-12-31 (got {s:?})"),
+                ));
+            }
+            Ok(t)
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use super::decision::{ClosedReason, Decision, Refusal, SetOutcome, SetStatus};
 use super::ids::GroupName;
 use super::sentinel::Nonce;
 use super::tags::{TagSpec, TagValue};
-use super::window::{AccessRule, Grant, Interval};
+use super::window::{add, AccessRule, Grant, Interval};
 
 /// AWS's minimum SessionDuration, seconds.
 pub const AWS_MIN_SESSION: u32 = 900;
@@ -88,11 +88,11 @@ fn evaluate<'a>(now: DateTime<Utc>, e: &'a Entitlement, grants: &[&Grant], polic
     // day, so only around `now`, and further only when the window reaches the horizon.
     let (lo, hi) = match e.access.schedule() {
         None => (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC),
-        Some(_) => (now - Duration::days(1), now + LOOKAHEAD),
+        Some(_) => (add(now, -Duration::days(1)), add(now, LOOKAHEAD)),
     };
     let mut open = e.access.open_intervals(&windows, lo, hi);
     if open.iter().any(|iv| iv.contains(now) && iv.end == hi) && hi < DateTime::<Utc>::MAX_UTC {
-        open = e.access.open_intervals(&windows, lo, now + NEXT_OPEN_HORIZON);
+        open = e.access.open_intervals(&windows, lo, add(now, NEXT_OPEN_HORIZON));
     }
     let ticket = grants.iter().find(|g| g.window.contains(now)).map(|g| g.ticket.clone());
     if let Some(window) = open.iter().find(|iv| iv.contains(now)).copied() {
@@ -105,7 +105,10 @@ fn evaluate<'a>(now: DateTime<Utc>, e: &'a Entitlement, grants: &[&Grant], polic
         return Evaluated { ent: e, status: SetStatus::Open { window }, ticket };
     }
     let next_open = open.iter().find(|iv| iv.start > now).map(|iv| iv.start).or_else(|| {
-        e.access.open_intervals(&windows, now, now + NEXT_OPEN_HORIZON).first().map(|iv| iv.start.max(now))
+        e.access
+            .open_intervals(&windows, now, add(now, NEXT_OPEN_HORIZON))
+            .first()
+            .map(|iv| iv.start.max(now))
     });
     let granted = windows.iter().any(|w| w.contains(now));
     let reason = if e.access.requires_grant() && !granted {
@@ -224,7 +227,7 @@ pub fn decide(
         None => i64::from(AWS_MIN_SESSION),
     };
     let session_duration = u32::try_from(session_secs).unwrap_or(AWS_MIN_SESSION);
-    let mut not_on_or_after = now + lifetime;
+    let mut not_on_or_after = add(now, lifetime);
     if let Some(end) = earliest_end {
         not_on_or_after = not_on_or_after.min(end);
     }
@@ -235,6 +238,6 @@ pub fn decide(
         omitted,
         session_duration,
         not_on_or_after,
-        session_not_on_or_after: now + Duration::seconds(session_secs),
+        session_not_on_or_after: add(now, Duration::seconds(session_secs)),
     }
 }

@@ -20,6 +20,15 @@ use chrono_tz::Tz;
 
 use super::ids::{GroupName, InputError};
 
+/// `t + d`, saturating at the ends of chrono's range instead of panicking.
+pub fn add(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    t.checked_add_signed(d).unwrap_or(if d < Duration::zero() {
+        DateTime::<Utc>::MIN_UTC
+    } else {
+        DateTime::<Utc>::MAX_UTC
+    })
+}
+
 /// A half-open interval of instants `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Interval {
@@ -211,8 +220,8 @@ impl Schedule {
             return out;
         }
         // Local dates whose windows can reach [from, to): offsets lie within ±26 h.
-        let first = (from - Duration::hours(50)).date_naive();
-        let last = (to + Duration::hours(26)).date_naive();
+        let first = add(from, -Duration::hours(50)).date_naive();
+        let last = add(to, Duration::hours(26)).date_naive();
         let mut day: NaiveDate = first;
         while day <= last {
             for rule in &self.rules {
@@ -235,12 +244,12 @@ impl Schedule {
         let e_local =
             day.and_time(NaiveTime::MIN) + Duration::days(to_day) + Duration::minutes(i64::from(rule.to));
         let (s, e) = (s_local.and_utc(), e_local.and_utc());
-        let pieces = offset_pieces(self.zone, s - Duration::hours(26), e + Duration::hours(26));
+        let pieces = offset_pieces(self.zone, add(s, -Duration::hours(26)), add(e, Duration::hours(26)));
         pieces
             .into_iter()
             .filter_map(|(p0, p1, off)| {
                 let off = Duration::seconds(off);
-                Interval::new((s - off).max(p0), (e - off).min(p1))
+                Interval::new(add(s, -off).max(p0), add(e, -off).min(p1))
             })
             .collect()
     }

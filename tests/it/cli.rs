@@ -87,62 +87,16 @@ fn unknown_users_are_distinct_from_users_without_entitlements() {
 #[test]
 fn bad_input_names_the_field_and_exits_2() {
     let env = temp_config("", &[]);
-    for (args, field) in [
-        (
-            [
-                "--user",
-                "al ice",
-                "--instance",
-                "i-0123456789abcdef0",
-                "--region",
-                "us-east-1",
-                "--at",
-                "2026-12-01T15:00:00Z",
-            ],
-            "user:",
-        ),
-        (
-            [
-                "--user",
-                "alice",
-                "--instance",
-                "i-XYZ",
-                "--region",
-                "us-east-1",
-                "--at",
-                "2026-12-01T15:00:00Z",
-            ],
-            "instance_id:",
-        ),
-        (
-            [
-                "--user",
-                "alice",
-                "--instance",
-                "i-0123456789abcdef0",
-                "--region",
-                "mars-1",
-                "--at",
-                "2026-12-01T15:00:00Z",
-            ],
-            "region:",
-        ),
-        (
-            [
-                "--user",
-                "alice",
-                "--instance",
-                "i-0123456789abcdef0",
-                "--region",
-                "us-east-1",
-                "--at",
-                "yesterday",
-            ],
-            "--at:",
-        ),
+    let ok = ("alice", "i-0123456789abcdef0", "us-east-1", "2026-12-01T15:00:00Z");
+    for ((user, instance, region, when), field) in [
+        (("al ice", ok.1, ok.2, ok.3), "user:"),
+        ((ok.0, "i-XYZ", ok.2, ok.3), "instance_id:"),
+        ((ok.0, ok.1, "mars-1", ok.3), "region:"),
+        ((ok.0, ok.1, ok.2, "yesterday"), "--at:"),
+        ((ok.0, ok.1, ok.2, "9999-01-01T00:00:00Z"), "between 2000"),
     ] {
-        let out = mint(&env, &args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let out = mint(&env, &["--user", user, "--instance", instance, "--region", region, "--at", when]);
+        assert_eq!(out.status.code(), Some(2), "{user} {instance} {region} {when}");
         assert!(out.stdout.is_empty());
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(field), "{err}");

@@ -401,3 +401,14 @@ fn response_and_assertion_ids_differ_even_for_a_constant_nonce() {
     assert_ne!(n.response_id(), n.assertion_id());
     assert!(n.response_id().starts_with("_R") && n.assertion_id().starts_with("_A"));
 }
+
+#[test]
+fn extreme_instants_do_not_panic() {
+    let e = [ent("pam-payments", PAY, Some(business_hours_utc()), true)];
+    let g = [grant("pam-payments", "2026-01-01T00:00:00Z", "2030-01-01T00:00:00Z")];
+    let p = policy(4, 3600, BelowFloor::Invalidate);
+    for t in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC, at("9999-12-31T23:59:59Z")] {
+        let d = decide(t, &nonce(1), &e, &g, None, &p);
+        assert!(!d.sets[0].is_open());
+    }
+}
