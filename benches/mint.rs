@@ -27,11 +27,18 @@ fn material(dir: &tempfile::TempDir) -> SigningMaterial {
     sesame::keys::load(&key, &root().join("tests/data/test-signing.crt")).unwrap()
 }
 
+fn minter_in(cfg: &Config, m: &SigningMaterial, dir: &tempfile::TempDir) -> Minter {
+    let mut cfg = cfg.clone();
+    cfg.audit.dir = dir.path().join("audit");
+    let audit = sesame::app::open_audit(&cfg, m, now()).unwrap();
+    sesame::app::minter(&cfg, m, Box::new(audit)).unwrap()
+}
+
 fn setup() -> (Config, Minter, SigningMaterial, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let cfg = Config::from_toml(sesame::config::EMBEDDED_DEFAULT, "bench", &root()).unwrap();
     let m = material(&dir);
-    let minter = sesame::app::minter(&cfg, &m).unwrap();
+    let minter = minter_in(&cfg, &m, &dir);
     (cfg, minter, m, dir)
 }
 
@@ -73,7 +80,8 @@ fn benches(c: &mut Criterion) {
     g.finish();
 
     // 16 sets: the largest session AWS allows with three tag columns.
-    let wide = wide_minter(&material);
+    let wide_dir = tempfile::tempdir().unwrap();
+    let wide = wide_minter(&material, &wide_dir);
     let mut g = c.benchmark_group("mint16");
     g.throughput(Throughput::Elements(1));
     g.bench_function("mint_end_to_end_16_sets", |b| {
@@ -85,7 +93,7 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-fn wide_minter(material: &SigningMaterial) -> Minter {
+fn wide_minter(material: &SigningMaterial, audit_dir: &tempfile::TempDir) -> Minter {
     let dir = tempfile::tempdir().unwrap();
     let (mut ent, mut grants, mut groups) = ("max_sets = 16\n".to_owned(), String::new(), Vec::new());
     for i in 0..16 {
@@ -108,7 +116,7 @@ fn wide_minter(material: &SigningMaterial) -> Minter {
         .replace("policies/demo/directory.toml", &p("d.toml"))
         .replace("policies/demo/inventory.toml", &p("i.toml"));
     let cfg = Config::from_toml(&text, "bench16", &root()).unwrap();
-    sesame::app::minter(&cfg, material).unwrap()
+    minter_in(&cfg, material, audit_dir)
 }
 
 criterion_group!(all, benches);

@@ -9,6 +9,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::adapters::file::{FileDirectory, FileGrants, FileInventory};
 use crate::adapters::{Directory, Grants, Inventory, LookupError};
+use crate::audit::chain::hex;
+use crate::audit::file::{CheckpointKey, FileAudit, FileAuditConfig};
+use crate::audit::{AuditError, AuditLog};
 use crate::config::{Config, Source};
 use crate::keys::{self, GenerateSpec, KeyError, SigningMaterial};
 use crate::mint::Minter;
@@ -27,6 +30,8 @@ pub enum SetupError {
     Missing(&'static str),
     #[error("cannot build the metadata document")]
     Metadata,
+    #[error("{0}")]
+    Audit(#[from] AuditError),
 }
 
 impl SetupError {
@@ -37,6 +42,7 @@ impl SetupError {
             SetupError::Sign(e) => e.code(),
             SetupError::Missing(_) => "config_invalid",
             SetupError::Metadata => "metadata_failed",
+            SetupError::Audit(e) => e.code(),
         }
     }
 }
@@ -83,8 +89,43 @@ fn open_inventory(s: &Source) -> Result<Option<Box<dyn Inventory>>, SetupError> 
     }
 }
 
+/// The checkpoint key: the signing key unless `audit.checkpoint_key` names another.
+fn checkpoint_key(config: &Config, material: &SigningMaterial) -> Result<CheckpointKey, SetupError> {
+    let a = &config.audit;
+    if a.checkpoint_key == config.keys.signing_key && a.checkpoint_cert == config.keys.signing_cert {
+        return Ok(CheckpointKey {
+            key: material.key.clone(),
+            key_id: hex(&openssl::sha::sha256(&material.cert_der)),
+        });
+    }
+    let m = keys::load(&a.checkpoint_key, &a.checkpoint_cert)?;
+    Ok(CheckpointKey { key: m.key, key_id: hex(&openssl::sha::sha256(&m.cert_der)) })
+}
+
+/// Opens the audit log (recovering a torn tail); `now` stamps a recovery record.
+pub fn open_audit(
+    config: &Config,
+    material: &SigningMaterial,
+    now: DateTime<Utc>,
+) -> Result<FileAudit, SetupError> {
+    let a = &config.audit;
+    let cfg = FileAuditConfig {
+        dir: a.dir.clone(),
+        replica: a.replica.clone(),
+        rotate_bytes: a.rotate_bytes,
+        checkpoint_every: a.checkpoint_every,
+        checkpoint_key: Some(checkpoint_key(config, material)?),
+        lock_wait: std::time::Duration::from_secs(10),
+    };
+    Ok(FileAudit::open(cfg, &crate::saml::saml_time(now))?)
+}
+
 /// Assembles a minter: parses the key into libxmlsec1 once and opens every adapter.
-pub fn minter(config: &Config, material: &SigningMaterial) -> Result<Minter, SetupError> {
+pub fn minter(
+    config: &Config,
+    material: &SigningMaterial,
+    audit: Box<dyn AuditLog>,
+) -> Result<Minter, SetupError> {
     Ok(Minter {
         params: Minter::params(config, &material.cert_der),
         policy: config.policy.clone(),
@@ -94,6 +135,8 @@ pub fn minter(config: &Config, material: &SigningMaterial) -> Result<Minter, Set
         directory: open_directory(&config.directory)?,
         grants: open_grants(&config.grants)?,
         inventory: open_inventory(&config.inventory)?,
+        audit,
+        wall_clock: crate::clock::now,
     })
 }
 
@@ -123,6 +166,36 @@ pub fn metadata(
         name_id_format: config.idp.name_id_format.clone(),
     };
     build_metadata(&params).ok_or(SetupError::Metadata)
+}
+
+/// Every certificate that may have signed a response or a checkpoint, by key id.
+pub fn known_certs(config: &Config) -> Result<Vec<(String, openssl::x509::X509)>, SetupError> {
+    let mut paths = vec![config.keys.signing_cert.clone(), config.audit.checkpoint_cert.clone()];
+    paths.extend(config.keys.publish_certs.iter().cloned());
+    let mut out: Vec<(String, openssl::x509::X509)> = Vec::new();
+    for p in paths {
+        if !p.exists() {
+            continue;
+        }
+        let cert = keys::load_cert(&p)?;
+        let id = hex(&openssl::sha::sha256(&cert.to_der().map_err(KeyError::from)?));
+        if !out.iter().any(|(k, _)| *k == id) {
+            out.push((id, cert));
+        }
+    }
+    Ok(out)
+}
+
+/// Opens every data source once, as `check` does, without minting.
+pub fn check_sources(config: &Config) -> Result<(), SetupError> {
+    open_directory(&config.directory)?;
+    open_grants(&config.grants)?;
+    open_inventory(&config.inventory)?;
+    let dir = &config.audit.dir;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(dir).map(drop))
+        .map_err(|e| AuditError::Unavailable(format!("{} is not writable: {e}", dir.display())))?;
+    Ok(())
 }
 
 /// True when `path` exists; used by `check` to report missing files by name.

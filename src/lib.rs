@@ -10,7 +10,7 @@
 //! 5. tags(instance) (optional) .......... [`adapters::inventory`]
 //! 6. decide(now, …) ..................... [`core::decide`] (pure)
 //! 7. mint(decision) ..................... [`saml`] (build, sign with libxmlsec1)
-//! 8. audit.append(record) ............... (a later issue)
+//! 8. audit.append(record) ............... [`audit`] (durable before release)
 //! 9. respond ............................ [`mint::Minted`] rendered by `cli`
 //!
 //! The orchestration of steps 2-9 is [`mint::Minter::mint`].
@@ -19,6 +19,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod audit;
 pub mod cli;
 pub mod clock;
 pub mod config;

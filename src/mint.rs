@@ -1,6 +1,7 @@
 //! The orchestration of one request, DESIGN steps 2-9, in order. Generic over the
-//! adapter traits; fails closed: any lookup, build or signing error returns an error
-//! and no response bytes.
+//! adapter traits; fails closed: any lookup, build, signing or audit error returns an
+//! error and no response bytes. Every attempt — minted, refused, failed — is appended
+//! to the audit log, and a response is returned only after its record is durable.
 
 use std::collections::HashMap;
 
@@ -8,10 +9,12 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 
 use crate::adapters::{Directory, Grants, Inventory, LookupError, UserGroups};
+use crate::audit::record::{clip, outcome, sets};
+use crate::audit::{AuditError, AuditLog, Entry, Receipt};
 use crate::config::{Config, Mapping};
 use crate::core::{decide, Decision, InputError, Nonce, Policy, Request};
 use crate::saml::response::BuildError;
-use crate::saml::{build_response, ResponseParams, SignError, Signer, Targets};
+use crate::saml::{build_response, saml_time, ResponseParams, SignError, Signer, Targets};
 
 /// Why nothing was minted.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +31,8 @@ pub enum MintError {
     Build(#[from] BuildError),
     #[error("cannot sign the response: {0}")]
     Sign(#[from] SignError),
+    #[error("{0}; no response was released")]
+    Audit(#[from] AuditError),
 }
 
 impl MintError {
@@ -40,8 +45,29 @@ impl MintError {
             MintError::Lookup(e) => e.code(),
             MintError::Build(_) => "build_failed",
             MintError::Sign(e) => e.code(),
+            MintError::Audit(e) => e.code(),
         }
     }
+
+    /// `refused` for what the caller asked wrongly or may not have; `failed` for ours.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            MintError::Input(_) | MintError::UnknownUser(_) | MintError::Refused(_) => "refused",
+            MintError::Lookup(_) | MintError::Build(_) | MintError::Sign(_) | MintError::Audit(_) => "failed",
+        }
+    }
+}
+
+/// A request as it arrives, before validation, with who sent it.
+#[derive(Debug, Clone, Default)]
+pub struct MintInput {
+    pub user: String,
+    pub instance_id: String,
+    pub region: String,
+    /// The authenticated caller (certificate identity, or `cli`).
+    pub caller: Option<String>,
+    /// The caller's or the server's request ID, for correlation.
+    pub request_id: Option<String>,
 }
 
 /// A signed response and what the caller needs to deliver it.
@@ -56,6 +82,8 @@ pub struct Minted {
     pub acs_url: String,
     pub request: Request,
     pub decision: Decision,
+    /// The durable audit record of this response.
+    pub receipt: Receipt,
 }
 
 impl Minted {
@@ -75,6 +103,9 @@ pub struct Minter {
     pub directory: Box<dyn Directory>,
     pub grants: Box<dyn Grants>,
     pub inventory: Option<Box<dyn Inventory>>,
+    pub audit: Box<dyn AuditLog>,
+    /// Stamps audit records with the real time (the decision's `now` may be pinned).
+    pub wall_clock: fn() -> DateTime<Utc>,
 }
 
 impl Minter {
@@ -101,7 +132,7 @@ impl Minter {
         )
     }
 
-    /// Steps 2-7 and 9 for raw inputs (step 8, the audit append, joins here with the audit log).
+    /// Convenience for callers without a caller identity or request ID.
     pub fn mint(
         &self,
         user: &str,
@@ -110,8 +141,65 @@ impl Minter {
         now: DateTime<Utc>,
         nonce: &Nonce,
     ) -> Result<Minted, MintError> {
+        let input = MintInput {
+            user: user.into(),
+            instance_id: instance_id.into(),
+            region: region.into(),
+            caller: None,
+            request_id: None,
+        };
+        self.mint_input(&input, now, nonce)
+    }
+
+    /// Steps 2-9 for one request. Every outcome is audited; a failure to audit a
+    /// minted response withholds the response.
+    pub fn mint_input(
+        &self,
+        input: &MintInput,
+        now: DateTime<Utc>,
+        nonce: &Nonce,
+    ) -> Result<Minted, MintError> {
+        let mut entry = Entry {
+            time: saml_time((self.wall_clock)()),
+            caller: input.caller.as_deref().map(|c| clip(c, 256)),
+            request_id: input.request_id.as_deref().map(|r| clip(r, 128)),
+            user: Some(clip(&input.user, 128)),
+            instance: Some(clip(&input.instance_id, 64)),
+            region: Some(clip(&input.region, 64)),
+            ..Entry::default()
+        };
+        if entry.time != saml_time(now) {
+            entry.message = Some(format!("decided at {}", saml_time(now)));
+        }
+        match self.steps(input, now, nonce, &mut entry) {
+            Ok(mut minted) => {
+                // 8. audit.append: durable before the response leaves
+                minted.receipt = self.audit.append(entry)?;
+                Ok(minted)
+            }
+            Err(e) => {
+                entry.outcome = Some(e.outcome().to_owned());
+                entry.code = Some(e.code().to_owned());
+                entry.message = Some(clip(&e.to_string(), 512));
+                if let MintError::Refused(d) = &e {
+                    entry.omitted = d.omitted.iter().map(|g| g.as_str().to_owned()).collect();
+                }
+                // Audited where the log is writable; the error stands either way.
+                let _ = self.audit.append(entry);
+                Err(e)
+            }
+        }
+    }
+
+    fn steps(
+        &self,
+        input: &MintInput,
+        now: DateTime<Utc>,
+        nonce: &Nonce,
+        entry: &mut Entry,
+    ) -> Result<Minted, MintError> {
         // 2. validate input
-        let req = Request::parse(user, instance_id, region)?;
+        let req = Request::parse(&input.user, &input.instance_id, &input.region)?;
         // 3. entitlements(user)
         let groups = match self.directory.groups(&req.user)? {
             UserGroups::Unknown => return Err(MintError::UnknownUser(req.user.as_str().to_owned())),
@@ -136,7 +224,15 @@ impl Minter {
         let targets =
             if self.params.sign_response { Targets::AssertionThenResponse } else { Targets::Assertion };
         let xml = self.signer.sign(&unsigned, targets)?;
-        // 9. respond
+        entry.outcome = Some(outcome(&decision).to_owned());
+        entry.assertion_id = Some(nonce.assertion_id());
+        entry.response_id = Some(nonce.response_id());
+        entry.response_sha256 = Some(crate::audit::chain::hex(&openssl::sha::sha256(&xml)));
+        entry.session_duration = Some(decision.session_duration);
+        entry.not_on_or_after = Some(saml_time(decision.not_on_or_after));
+        entry.sets = sets(&decision);
+        entry.omitted = decision.omitted.iter().map(|g| g.as_str().to_owned()).collect();
+        // 9. respond (after step 8 in `mint_input`)
         Ok(Minted {
             xml,
             response_id: nonce.response_id(),
@@ -145,6 +241,7 @@ impl Minter {
             acs_url: self.params.acs_url.clone(),
             request: req,
             decision,
+            receipt: Receipt { seq: 0, hash: String::new() },
         })
     }
 }

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 refused (no entitlement, or check found problems in data);
 //! 2 bad input or configuration; 3 a dependency failed (key, files, signing).
 
+mod audit;
 mod check;
 mod keys;
 mod metadata;
@@ -45,6 +46,9 @@ pub enum Command {
     Mint(mint::MintArgs),
     /// Validate the configuration, keys and data sources; list every problem.
     Check(check::CheckArgs),
+    /// Verify, search and show the assertion log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// An error with the exit code it maps to.
@@ -100,6 +104,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Metadata(a) => metadata::run(config, a),
         Command::Mint(a) => mint::run(config, a),
         Command::Check(a) => check::run(config, a),
+        Command::Audit(a) => audit::run(config, a),
     }
 }
 

@@ -72,6 +72,18 @@ pub struct Keys {
     pub generate_if_missing: bool,
 }
 
+/// The assertion log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    pub dir: PathBuf,
+    pub replica: String,
+    pub rotate_bytes: u64,
+    pub checkpoint_every: u64,
+    /// Signs checkpoints; default: the SAML signing key and certificate.
+    pub checkpoint_key: PathBuf,
+    pub checkpoint_cert: PathBuf,
+}
+
 /// Where a lookup's data comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -91,6 +103,7 @@ pub struct Config {
     pub directory: Source,
     pub grants: Source,
     pub inventory: Source,
+    pub audit: Audit,
 }
 
 pub const ROLE_ARN_RULE: &str = "must be arn:<partition>:iam::<12-digit account>:role/<name>";
@@ -297,6 +310,47 @@ impl Config {
         let grants = source(&mut p, "grants", raw.grants, base, false);
         let inventory = source(&mut p, "inventory", raw.inventory, base, true);
 
+        let replica = raw.audit.replica.unwrap_or_else(|| "local".into());
+        let replica_ok = (1..=64).contains(&replica.len())
+            && replica.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
+            && !replica.starts_with('.');
+        if !replica_ok {
+            p.push("audit.replica", format!("must be 1-64 characters of A-Z a-z 0-9 _ . (no '-', which separates the sequence number in file names; got {replica:?})"));
+        }
+        let rotate = raw.audit.rotate_bytes.unwrap_or(64 << 20);
+        let rotate_bytes = match u64::try_from(rotate) {
+            Ok(n) if n >= 4096 => n,
+            _ => {
+                p.push("audit.rotate_bytes", format!("must be at least 4096 (got {rotate})"));
+                64 << 20
+            }
+        };
+        let every = raw.audit.checkpoint_every.unwrap_or(1000);
+        let checkpoint_every = match u64::try_from(every) {
+            Ok(n) if (1..=1_000_000).contains(&n) => n,
+            _ => {
+                p.push(
+                    "audit.checkpoint_every",
+                    format!("must be between 1 and 1000000 records (got {every})"),
+                );
+                1000
+            }
+        };
+        let audit = Audit {
+            dir: base.join(raw.audit.dir.unwrap_or_else(|| "var/audit".into())),
+            replica,
+            rotate_bytes,
+            checkpoint_every,
+            checkpoint_key: raw
+                .audit
+                .checkpoint_key
+                .map_or_else(|| keys.signing_key.clone(), |k| base.join(k)),
+            checkpoint_cert: raw
+                .audit
+                .checkpoint_cert
+                .map_or_else(|| keys.signing_cert.clone(), |c| base.join(c)),
+        };
+
         match mapping {
             Some(mapping) if p.0.is_empty() => Ok(Config {
                 source_name: source_name.to_owned(),
@@ -320,6 +374,7 @@ impl Config {
                 directory,
                 grants,
                 inventory,
+                audit,
             }),
             _ => Err(fail(p)),
         }

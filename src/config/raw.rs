@@ -21,6 +21,19 @@ pub struct Raw {
     pub grants: RawSource,
     #[serde(default)]
     pub inventory: RawSource,
+    #[serde(default)]
+    pub audit: RawAudit,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAudit {
+    pub dir: Option<String>,
+    pub replica: Option<String>,
+    pub rotate_bytes: Option<i64>,
+    pub checkpoint_every: Option<i64>,
+    pub checkpoint_key: Option<String>,
+    pub checkpoint_cert: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -27,11 +27,16 @@ pub enum SignError {
     Sign,
     #[error("the document is too large to sign")]
     TooLarge,
+    #[error("the signature does not verify: {0}")]
+    Invalid(&'static str),
 }
 
 impl SignError {
     pub fn code(&self) -> &'static str {
-        "signing_failed"
+        match self {
+            SignError::Invalid(_) => "signature_invalid",
+            _ => "signing_failed",
+        }
     }
 }
 
@@ -109,6 +114,109 @@ impl Drop for Ctx {
 
 const SAML_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion\0";
 
+fn parse(xml: &[u8]) -> Result<Doc, SignError> {
+    let len = c_int::try_from(xml.len()).map_err(|_| SignError::TooLarge)?;
+    // SAFETY: `xml` is valid for `len` bytes; NONET forbids network access.
+    let doc = unsafe {
+        x::xmlReadMemory(
+            xml.as_ptr().cast::<c_char>(),
+            len,
+            c"response.xml".as_ptr(),
+            c"UTF-8".as_ptr(),
+            x::xmlParserOption_XML_PARSE_NONET as c_int,
+        )
+    };
+    if doc.is_null() {
+        return Err(SignError::Parse);
+    }
+    Ok(Doc(doc))
+}
+
+/// Reads attribute `name` of `node` as a Rust string.
+///
+/// # Safety
+/// `node` must be a live element of a live document.
+unsafe fn attr(node: x::xmlNodePtr, name: &std::ffi::CStr) -> Option<String> {
+    let v = x::xmlGetProp(node, name.as_ptr().cast());
+    if v.is_null() {
+        return None;
+    }
+    let s = std::ffi::CStr::from_ptr(v.cast::<c_char>()).to_string_lossy().into_owned();
+    if let Some(free) = x::xmlFree {
+        free(v.cast::<c_void>());
+    }
+    Some(s)
+}
+
+/// Verifies the enveloped signature of the Assertion in a SAML Response with the public
+/// key of `cert_pem`, and that its single Reference points at that Assertion (no
+/// signature wrapping). Returns the Assertion's ID.
+pub fn verify_assertion(xml: &[u8], cert_pem: &[u8]) -> Result<String, SignError> {
+    init()?;
+    // A SAML Response never carries a DTD; refusing one rules out entity tricks.
+    if xml.windows(9).any(|w| w.eq_ignore_ascii_case(b"<!DOCTYPE")) {
+        return Err(SignError::Invalid("the document has a DTD"));
+    }
+    let doc = parse(xml)?;
+    let len = std::os::raw::c_uint::try_from(cert_pem.len()).map_err(|_| SignError::KeyLoad)?;
+    // SAFETY: as in `Signer::sign`: pointers are checked or owned by the live document.
+    unsafe {
+        let root = x::xmlDocGetRootElement(doc.0);
+        if root.is_null() {
+            return Err(SignError::MissingNode("Response"));
+        }
+        let mut ids: [*const x::xmlChar; 2] = [c"ID".as_ptr().cast(), null()];
+        x::xmlSecAddIDs(doc.0, root, ids.as_mut_ptr());
+        let dsig = x::xmlSecDSigNs.as_ptr();
+        let assertion = x::xmlSecFindChild(root, c"Assertion".as_ptr().cast(), SAML_NS.as_ptr());
+        if assertion.is_null() {
+            return Err(SignError::MissingNode("saml:Assertion"));
+        }
+        let id = attr(assertion, c"ID").ok_or(SignError::MissingNode("Assertion ID"))?;
+        let sig = x::xmlSecFindChild(assertion, x::xmlSecNodeSignature.as_ptr(), dsig);
+        if sig.is_null() {
+            return Err(SignError::Invalid("the Assertion is not signed"));
+        }
+        let info = x::xmlSecFindChild(sig, x::xmlSecNodeSignedInfo.as_ptr(), dsig);
+        let reference = if info.is_null() {
+            null_mut()
+        } else {
+            x::xmlSecFindChild(info, x::xmlSecNodeReference.as_ptr(), dsig)
+        };
+        if reference.is_null() || attr(reference, c"URI").as_deref() != Some(&format!("#{id}")) {
+            return Err(SignError::Invalid(
+                "the signature does not reference the Assertion that contains it",
+            ));
+        }
+        let key = x::xmlSecOpenSSLAppKeyLoadMemory(
+            cert_pem.as_ptr(),
+            len,
+            x::xmlSecKeyDataFormat_xmlSecKeyDataFormatCertPem,
+            null(),
+            null_mut(),
+            null_mut(),
+        );
+        if key.is_null() {
+            return Err(SignError::KeyLoad);
+        }
+        let ctx = x::xmlSecDSigCtxCreate(null_mut());
+        if ctx.is_null() {
+            x::xmlSecKeyDestroy(key);
+            return Err(SignError::Sign);
+        }
+        let ctx = Ctx(ctx);
+        (*ctx.0).signKey = key;
+        (*ctx.0).enabledReferenceUris = x::xmlSecTransformUriTypeSameDocument as x::xmlSecTransformUriType;
+        if x::xmlSecDSigCtxVerify(ctx.0, sig) < 0 {
+            return Err(SignError::Invalid("libxmlsec1 could not process the signature"));
+        }
+        if (*ctx.0).status != x::xmlSecDSigStatus_xmlSecDSigStatusSucceeded {
+            return Err(SignError::Invalid("the digest or signature value does not match"));
+        }
+        Ok(id)
+    }
+}
+
 impl Signer {
     /// Parses a PEM private key (PKCS#1 or PKCS#8) into libxmlsec1, once.
     pub fn new(key_pem: &[u8]) -> Result<Self, SignError> {
@@ -134,21 +242,7 @@ impl Signer {
     /// Parses `xml`, fills the signature template(s) and returns the signed document.
     /// The Assertion is signed first, so a Response signature covers the signed Assertion.
     pub fn sign(&self, xml: &[u8], targets: Targets) -> Result<Vec<u8>, SignError> {
-        let len = c_int::try_from(xml.len()).map_err(|_| SignError::TooLarge)?;
-        // SAFETY: `xml` is valid for `len` bytes; NONET forbids network access.
-        let doc = unsafe {
-            x::xmlReadMemory(
-                xml.as_ptr().cast::<c_char>(),
-                len,
-                c"response.xml".as_ptr(),
-                c"UTF-8".as_ptr(),
-                x::xmlParserOption_XML_PARSE_NONET as c_int,
-            )
-        };
-        if doc.is_null() {
-            return Err(SignError::Parse);
-        }
-        let doc = Doc(doc);
+        let doc = parse(xml)?;
         // SAFETY: every pointer below is either checked for null or comes from libxml2
         // for this live document; static strings are NUL-terminated.
         unsafe {

@@ -56,8 +56,36 @@ pub fn demo_config_with(edit: impl Fn(&str) -> String) -> Config {
     Config::from_toml(&edit(sesame::config::EMBEDDED_DEFAULT), "test", &root()).unwrap()
 }
 
-pub fn minter(config: &Config) -> Minter {
-    sesame::app::minter(config, &test_material()).unwrap()
+/// A minter with the test key whose audit log lives in its own temporary directory.
+pub struct TestMinter {
+    pub minter: Minter,
+    pub audit_dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestMinter {
+    type Target = Minter;
+    fn deref(&self) -> &Minter {
+        &self.minter
+    }
+}
+
+/// The wall clock of test minters (audit record times).
+pub fn test_wall_clock() -> DateTime<Utc> {
+    at("2026-12-01T15:00:30Z")
+}
+
+pub fn minter_with(config: &Config, material: SigningMaterial) -> TestMinter {
+    let audit_dir = tempfile::tempdir().unwrap();
+    let mut config = config.clone();
+    config.audit.dir = audit_dir.path().to_path_buf();
+    let audit = sesame::app::open_audit(&config, &material, test_wall_clock()).unwrap();
+    let mut minter = sesame::app::minter(&config, &material, Box::new(audit)).unwrap();
+    minter.wall_clock = test_wall_clock;
+    TestMinter { minter, audit_dir }
+}
+
+pub fn minter(config: &Config) -> TestMinter {
+    minter_with(config, test_material())
 }
 
 /// A fixed nonce: byte `seed` repeated (goldens), or varied by `seed`.
@@ -148,7 +176,7 @@ pub fn sesame() -> Command {
 /// A configuration in a temporary directory: the repository's policies and demo data
 /// unless overridden, the test key, and `extra` TOML appended to sections.
 pub struct TempConfig {
-    pub _dir: tempfile::TempDir,
+    pub dir: tempfile::TempDir,
     pub path: PathBuf,
     pub _key: KeyCopy,
 }
@@ -205,6 +233,9 @@ file = {grants:?}
 [inventory]
 kind = "file"
 file = {inv:?}
+
+[audit]
+dir = {audit:?}
 "#,
         key = key.key.display().to_string(),
         cert = key.cert.display().to_string(),
@@ -213,10 +244,11 @@ file = {inv:?}
         dirf = pick("directory.toml", "policies/demo/directory.toml"),
         grants = pick("grants.toml", "policies/demo/grants.toml"),
         inv = pick("inventory.toml", "policies/demo/inventory.toml"),
+        audit = dir.path().join("audit").display().to_string(),
     );
     let path = dir.path().join("sesame.toml");
     std::fs::write(&path, text).unwrap();
-    TempConfig { _dir: dir, path, _key: key }
+    TempConfig { dir, path, _key: key }
 }
 
 /// A configuration where user `wide` holds `n` entitlements (`pam-00` …), all granted.

@@ -4,6 +4,9 @@
 
 mod common;
 
+mod audit; // one record per decision, group commit, rotation, recovery
+mod audit_cli; // search, show, kill -9 and disk-full runs of the real binary
+mod audit_verify; // verify names each kind of tampering; common tools agree
 mod cli; // the sesame binary: demo outcomes, bad input, exit codes
 mod config; // configuration validation names the field and the rule
 mod decide; // table cases and properties of the pure decision core

@@ -115,7 +115,7 @@ fn a_response_signed_by_another_key_is_rejected() {
     assert!(!xmlsec1_verifies(&xml, &data("other-signing.crt"), ASSERTION));
     let other = crate::common::key_copy("other-signing");
     let material = sesame::keys::load(&other.key, &other.cert).unwrap();
-    let m = sesame::app::minter(&demo_config(), &material).unwrap();
+    let m = crate::common::minter_with(&demo_config(), material);
     let forged =
         m.mint("alice", "i-0fedcba9876543210", "us-east-1", at("2026-12-01T15:00:00Z"), &nonce(7)).unwrap();
     assert_onelogin_all(&[forged.xml], "2026-12-01T15:00:00Z", false, false);

@@ -1,0 +1,46 @@
+//! The assertion log (DESIGN step 8): every decision — minted, refused, failed —
+//! recorded durably, hash-chained and periodically signed, before any response leaves.
+//!
+//! - `record.rs` — the record format (docs/audit-format.md);
+//! - `chain.rs` — hashes and the checkpoint message;
+//! - `file.rs` — the writer: group commit, fsync, rotation, crash recovery;
+//! - `verify.rs` — the auditor's check of chains and checkpoints;
+//! - `search.rs` — filters over the log.
+
+pub mod chain;
+pub mod file;
+pub mod record;
+pub mod search;
+pub mod verify;
+
+pub use record::{Entry, Kind, Record};
+
+/// Proof that a record is on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    pub seq: u64,
+    /// Hex SHA-256 of the record's line.
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log unavailable: {0}")]
+    Unavailable(String),
+    #[error("audit log damaged: {0}")]
+    Damaged(String),
+}
+
+impl AuditError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuditError::Unavailable(_) => "audit_unavailable",
+            AuditError::Damaged(_) => "audit_damaged",
+        }
+    }
+}
+
+/// Step 8: append one decision record; returns only once it is durable.
+pub trait AuditLog: Send + Sync {
+    fn append(&self, entry: Entry) -> Result<Receipt, AuditError>;
+}

@@ -1,0 +1,143 @@
+//! One audit record: a JSON object on one line. Field order is fixed by this struct;
+//! the chain hashes the exact line bytes, so auditors never need to re-serialize.
+//! Format: docs/audit-format.md. Never the assertion itself, never key material.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::decision::SetStatus;
+use crate::core::Decision;
+use crate::saml::saml_time;
+
+/// Current record format version.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// One request's outcome: minted, refused or failed.
+    Decision,
+    /// A signature over the chain head.
+    Checkpoint,
+    /// Written at start-up when a torn partial record was set aside.
+    Recovery,
+}
+
+/// Per tag set: entitlement, status, window and reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetRecord {
+    pub number: usize,
+    pub entitlement: String,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_end: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_open: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+}
+
+/// What a caller submits; the writer adds `v`, `seq`, `prev` and `replica`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Entry {
+    pub time: String,
+    /// minted | minted_some_closed | minted_all_closed | refused | failed (decisions only)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_id: Option<String>,
+    /// SHA-256 (hex) of the exact response bytes released (the XML, before base64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_duration: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_on_or_after: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sets: Vec<SetRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omitted: Vec<String>,
+    /// Checkpoints: base64 RSA-SHA256 signature over the checkpoint message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// Checkpoints: hex SHA-256 of the signing certificate (DER).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+/// A record as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub v: u32,
+    pub seq: u64,
+    /// Hex SHA-256 of the previous record's line (without its newline); 64 zeros first.
+    pub prev: String,
+    pub replica: String,
+    pub kind: Kind,
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// Truncates free text from callers so a record stays one reasonable line.
+pub fn clip(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// The sets of a decision as audit records.
+pub fn sets(d: &Decision) -> Vec<SetRecord> {
+    d.sets
+        .iter()
+        .map(|s| {
+            let mut r = SetRecord {
+                number: s.number,
+                entitlement: s.group.as_str().to_owned(),
+                status: if s.is_open() { "open" } else { "closed" }.to_owned(),
+                reason: None,
+                window_start: None,
+                window_end: None,
+                next_open: None,
+                ticket: s.ticket.clone(),
+            };
+            match &s.status {
+                SetStatus::Open { window } => {
+                    r.window_start = Some(saml_time(window.start));
+                    r.window_end = Some(saml_time(window.end));
+                }
+                SetStatus::Closed { reason, next_open } => {
+                    r.reason = Some(reason.code().to_owned());
+                    r.next_open = next_open.map(saml_time);
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+/// The outcome word for a minted decision.
+pub fn outcome(d: &Decision) -> &'static str {
+    match (d.open_sets(), d.sets.len()) {
+        (open, all) if open == all => "minted",
+        (0, _) => "minted_all_closed",
+        _ => "minted_some_closed",
+    }
+}

@@ -1,0 +1,63 @@
+//! Filters over the log for auditors: by user, instance, assertion ID, response
+//! digest, outcome and time range. Scans the given files in order.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+
+use super::record::{Kind, Record};
+
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub user: Option<String>,
+    pub instance: Option<String>,
+    pub assertion_id: Option<String>,
+    pub response_sha256: Option<String>,
+    /// Outcome (minted, minted_some_closed, minted_all_closed, refused, failed).
+    pub outcome: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Filter {
+    pub fn matches(&self, r: &Record) -> bool {
+        let e = &r.entry;
+        let eq = |want: &Option<String>, got: &Option<String>| {
+            want.as_ref().is_none_or(|w| got.as_ref() == Some(w))
+        };
+        let time = DateTime::parse_from_rfc3339(&e.time).ok().map(|t| t.with_timezone(&Utc));
+        r.kind == Kind::Decision
+            && eq(&self.user, &e.user)
+            && eq(&self.instance, &e.instance)
+            && eq(&self.assertion_id, &e.assertion_id)
+            && eq(&self.response_sha256, &e.response_sha256)
+            && eq(&self.outcome, &e.outcome)
+            && self.since.is_none_or(|s| time.is_some_and(|t| t >= s))
+            && self.until.is_none_or(|u| time.is_some_and(|t| t < u))
+    }
+}
+
+/// One match: the record and the exact line it was read from.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub file: PathBuf,
+    pub line: usize,
+    pub raw: String,
+    pub record: Record,
+}
+
+/// Every record in `files` that matches; unreadable lines are reported as errors.
+pub fn search(files: &[PathBuf], f: &Filter) -> Result<Vec<Hit>, String> {
+    let mut hits = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let record: Record =
+                serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", file.display(), i + 1))?;
+            if f.matches(&record) {
+                hits.push(Hit { file: file.clone(), line: i + 1, raw: line.to_owned(), record });
+            }
+        }
+    }
+    Ok(hits)
+}

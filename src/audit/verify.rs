@@ -1,0 +1,258 @@
+//! The auditor's check: one replica's chain across its files, in order. Names the
+//! first broken record and why (edited, deleted, reordered, inserted, truncated,
+//! bad checkpoint). Reads each line's bytes as stored; never re-serializes.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Public};
+use serde::Deserialize;
+
+use super::chain::{checkpoint_message, hash_line, GENESIS};
+use super::record::FORMAT_VERSION;
+
+/// Public keys that may sign checkpoints, by key id (hex SHA-256 of the certificate DER).
+pub type Certs = HashMap<String, PKey<Public>>;
+
+#[derive(Deserialize)]
+struct Head<'a> {
+    v: u32,
+    seq: u64,
+    #[serde(borrow)]
+    prev: Cow<'a, str>,
+    #[serde(borrow)]
+    replica: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    signature: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    key_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Breakage {
+    Malformed,
+    Edited,
+    Deleted,
+    Reordered,
+    Inserted,
+    Truncated,
+    BadCheckpoint,
+    WrongReplica,
+}
+
+impl Breakage {
+    pub fn word(self) -> &'static str {
+        match self {
+            Breakage::Malformed => "malformed",
+            Breakage::Edited => "edited",
+            Breakage::Deleted => "deleted",
+            Breakage::Reordered => "reordered",
+            Breakage::Inserted => "inserted",
+            Breakage::Truncated => "truncated",
+            Breakage::BadCheckpoint => "bad checkpoint",
+            Breakage::WrongReplica => "wrong replica",
+        }
+    }
+}
+
+/// The first broken record.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}:{line}: {} — {message}", .file.display(), .kind.word())]
+pub struct Broken {
+    pub file: PathBuf,
+    /// 1-based line number.
+    pub line: usize,
+    pub seq: Option<u64>,
+    pub kind: Breakage,
+    pub message: String,
+}
+
+/// What a clean chain looks like.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub replica: String,
+    pub files: usize,
+    pub records: u64,
+    pub checkpoints: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// Hash of the last record.
+    pub head: String,
+    /// Records after the last checkpoint: a truncation among them would not be detectable.
+    pub unsealed: u64,
+    /// The first record does not start from genesis (earlier files were not given).
+    pub starts_mid_chain: bool,
+}
+
+fn first_seq_in_name(p: &Path) -> Option<u64> {
+    let name = p.file_name()?.to_str()?.strip_suffix(".jsonl")?;
+    name.rsplit('-').next()?.parse().ok()
+}
+
+/// Verifies `files` (one replica, chain order) against `certs`.
+pub fn verify(files: &[PathBuf], certs: &Certs) -> Result<Report, Broken> {
+    let mut r = Report::default();
+    let mut prev_hash: Option<String> = None;
+    let mut prev_loc: Option<(PathBuf, usize)> = None;
+    let mut expected: Option<u64> = None;
+    for file in files {
+        let bytes = std::fs::read(file).map_err(|e| Broken {
+            file: file.clone(),
+            line: 0,
+            seq: None,
+            kind: Breakage::Truncated,
+            message: format!("cannot read: {e}"),
+        })?;
+        r.files += 1;
+        let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let body = bytes.get(..complete).unwrap_or_default();
+        let mut first_in_file = true;
+        let lines = body.iter().filter(|&&b| b == b'\n').count();
+        for (i, line) in body.split(|&b| b == b'\n').take(lines).enumerate() {
+            let n = i + 1;
+            let broken =
+                |kind, seq, message: String| Broken { file: file.clone(), line: n, seq, kind, message };
+            let h: Head = serde_json::from_slice(line)
+                .map_err(|e| broken(Breakage::Malformed, None, format!("record does not parse: {e}")))?;
+            if h.v != FORMAT_VERSION {
+                return Err(broken(
+                    Breakage::Malformed,
+                    Some(h.seq),
+                    format!("unknown format version {}", h.v),
+                ));
+            }
+            if r.replica.is_empty() {
+                r.replica = h.replica.to_string();
+            } else if h.replica != r.replica {
+                return Err(broken(
+                    Breakage::WrongReplica,
+                    Some(h.seq),
+                    format!("replica {:?} in the chain of {:?}", h.replica, r.replica),
+                ));
+            }
+            if first_in_file {
+                if let Some(named) = first_seq_in_name(file).filter(|&s| s != h.seq) {
+                    return Err(broken(
+                        Breakage::Deleted,
+                        Some(h.seq),
+                        format!("the file name says its first record is {named}, but it is {}", h.seq),
+                    ));
+                }
+                first_in_file = false;
+            }
+            match expected {
+                None => {
+                    r.first_seq = h.seq;
+                    r.starts_mid_chain = h.prev != GENESIS;
+                    if !r.starts_mid_chain && h.seq != 1 {
+                        return Err(broken(
+                            Breakage::Deleted,
+                            Some(h.seq),
+                            format!(
+                                "the chain starts from genesis but at seq {}; records 1..{} are missing",
+                                h.seq,
+                                h.seq - 1
+                            ),
+                        ));
+                    }
+                }
+                Some(exp) if h.seq == exp => {}
+                Some(exp) if h.seq > exp => {
+                    return Err(broken(
+                        Breakage::Deleted,
+                        Some(h.seq),
+                        format!("records {exp}..{} are missing", h.seq - 1),
+                    ));
+                }
+                Some(exp) if h.seq + 1 == exp => {
+                    return Err(broken(
+                        Breakage::Inserted,
+                        Some(h.seq),
+                        format!("a second record with seq {} follows the first", h.seq),
+                    ));
+                }
+                Some(exp) => {
+                    return Err(broken(
+                        Breakage::Reordered,
+                        Some(h.seq),
+                        format!("seq {} appears where {exp} was expected", h.seq),
+                    ));
+                }
+            }
+            if let Some(p) = &prev_hash {
+                if h.prev != *p {
+                    let (pf, pl) = prev_loc.clone().unwrap_or_else(|| (file.clone(), n));
+                    return Err(Broken {
+                        file: pf,
+                        line: pl,
+                        seq: Some(h.seq - 1),
+                        kind: Breakage::Edited,
+                        message: format!(
+                            "record {} does not hash to the `prev` that record {} carries",
+                            h.seq - 1,
+                            h.seq
+                        ),
+                    });
+                }
+            }
+            if h.kind == "checkpoint" {
+                let sig = h
+                    .signature
+                    .as_deref()
+                    .and_then(|s| base64::engine::general_purpose::STANDARD.decode(s).ok());
+                let key = h.key_id.as_deref().and_then(|k| certs.get(k));
+                let (Some(sig), Some(key)) = (sig, key) else {
+                    return Err(broken(
+                        Breakage::BadCheckpoint,
+                        Some(h.seq),
+                        format!(
+                            "checkpoint without a signature, or signed by an unknown key ({:?})",
+                            h.key_id
+                        ),
+                    ));
+                };
+                let msg = checkpoint_message(&h.replica, h.seq, &h.prev);
+                let ok = openssl::sign::Verifier::new(MessageDigest::sha256(), key)
+                    .and_then(|mut v| v.update(msg.as_bytes()).and_then(|()| v.verify(&sig)))
+                    .unwrap_or(false);
+                if !ok {
+                    return Err(broken(
+                        Breakage::BadCheckpoint,
+                        Some(h.seq),
+                        "checkpoint signature does not verify: the chain before it was rewritten".into(),
+                    ));
+                }
+                r.checkpoints += 1;
+                r.unsealed = 0;
+            } else {
+                r.unsealed += 1;
+            }
+            r.records += 1;
+            r.last_seq = h.seq;
+            expected = Some(h.seq + 1);
+            let hash = hash_line(line);
+            r.head.clone_from(&hash);
+            prev_hash = Some(hash);
+            prev_loc = Some((file.clone(), n));
+        }
+        if complete < bytes.len() {
+            let n = lines + 1;
+            return Err(Broken {
+                file: file.clone(),
+                line: n,
+                seq: expected,
+                kind: Breakage::Truncated,
+                message: format!(
+                    "the last line is cut off ({} bytes without a newline)",
+                    bytes.len() - complete
+                ),
+            });
+        }
+    }
+    Ok(r)
+}

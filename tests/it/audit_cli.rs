@@ -1,0 +1,217 @@
+//! The real binary and the assertion log: search and show, a minting process killed
+//! with SIGKILL at random moments, and a full disk.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{sesame, temp_config, TempConfig};
+
+const ALICE: [&str; 8] = [
+    "--user",
+    "alice",
+    "--instance",
+    "i-0fedcba9876543210",
+    "--region",
+    "us-east-1",
+    "--at",
+    "2026-12-01T15:00:00Z",
+];
+
+fn run(env: &TempConfig, args: &[&str]) -> std::process::Output {
+    sesame().arg("--config").arg(&env.path).args(args).output().unwrap()
+}
+
+fn mint_json(env: &TempConfig, args: &[&str]) -> Value {
+    let out = run(env, &[&["mint"], args, &["--format", "json"]].concat());
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+#[test]
+fn search_finds_by_user_instance_assertion_status_and_time() {
+    let env = temp_config("", &[]);
+    let a = mint_json(&env, &ALICE);
+    let _ =
+        mint_json(&env, &["--user", "carol", "--instance", "i-0123456789abcdef0", "--region", "us-east-1"]);
+    let _ =
+        run(&env, &["mint", "--user", "bob", "--instance", "i-0123456789abcdef0", "--region", "us-east-1"]);
+    let lines = |args: &[&str]| -> Vec<Value> {
+        let out = run(&env, &[&["audit", "search", "--format", "json"], args].concat());
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    assert_eq!(lines(&[]).len(), 3);
+    assert_eq!(lines(&["--user", "carol"])[0]["outcome"], "minted_all_closed");
+    assert_eq!(lines(&["--status", "refused"])[0]["user"], "bob");
+    let by_id = lines(&["--assertion-id", a["assertion_id"].as_str().unwrap()]);
+    assert_eq!(by_id.len(), 1);
+    assert_eq!(by_id[0]["sets"][0]["entitlement"], "pam-payments");
+    assert_eq!(lines(&["--instance", "i-0123456789abcdef0"]).len(), 2);
+    assert_eq!(lines(&["--until", "2000-01-01T00:00:00Z"]).len(), 0);
+    assert_eq!(lines(&["--since", "2000-01-01T00:00:00Z"]).len(), 3);
+    let table = String::from_utf8(run(&env, &["audit", "search", "--user", "alice"]).stdout).unwrap();
+    assert!(table.contains("pam-payments=open") && table.contains("1 records"), "{table}");
+    let bad = run(&env, &["audit", "search", "--since", "yesterday"]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn show_verifies_a_response_and_finds_its_record() {
+    let env = temp_config("", &[]);
+    let a = mint_json(&env, &ALICE);
+    let f = env.dir.path().join("resp.b64");
+    std::fs::write(&f, a["saml_response"].as_str().unwrap()).unwrap();
+    let out = run(&env, &["audit", "show", "--response", f.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("signature: valid") && text.contains(a["assertion_id"].as_str().unwrap()),
+        "{text}"
+    );
+    assert!(text.contains("\"outcome\":\"minted\""), "{text}");
+
+    // The XML form works too; an altered response does not verify.
+    use base64::Engine as _;
+    let xml = base64::engine::general_purpose::STANDARD.decode(a["saml_response"].as_str().unwrap()).unwrap();
+    let fx = env.dir.path().join("resp.xml");
+    std::fs::write(&fx, &xml).unwrap();
+    assert!(run(&env, &["audit", "show", "--response", fx.to_str().unwrap()]).status.success());
+    let tampered = String::from_utf8(xml).unwrap().replacen(">payments<", ">webserver<", 1);
+    std::fs::write(&fx, tampered).unwrap();
+    let out = run(&env, &["audit", "show", "--response", fx.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID"));
+}
+
+#[test]
+fn show_refuses_a_valid_response_that_was_never_recorded() {
+    let env = temp_config("", &[]);
+    let _ = mint_json(&env, &ALICE);
+    let other = temp_config("", &[]); // same key, a different log
+    let a = mint_json(&other, &ALICE);
+    let f = env.dir.path().join("resp.b64");
+    std::fs::write(&f, a["saml_response"].as_str().unwrap()).unwrap();
+    let out = run(&env, &["audit", "show", "--response", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no audit record"));
+}
+
+fn audit_lines(env: &TempConfig) -> Vec<Value> {
+    let dir = env.dir.path().join("audit");
+    sesame::audit::file::log_files(&dir, "local")
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
+}
+
+/// xorshift for kill delays; seeded per run and printed so a failure can be replayed.
+fn delays(mut x: u64, n: usize) -> Vec<u64> {
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % 120
+        })
+        .collect()
+}
+
+#[test]
+fn kill_9_at_random_moments_loses_no_released_response() {
+    let env = temp_config("", &[]);
+    let seed = std::process::id() as u64 * 2_654_435_761 + 1;
+    let mut received: Vec<Value> = Vec::new();
+    for (round, ms) in delays(seed, 24).into_iter().enumerate() {
+        let mut child = sesame()
+            .arg("--config")
+            .arg(&env.path)
+            .args(["mint", "--count", "100000", "--format", "json"])
+            .args(ALICE)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = child.kill(); // SIGKILL
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        let _ = child.wait();
+        // Only complete lines were received by the caller.
+        let complete = match out.rfind('\n') {
+            Some(i) => &out[..=i],
+            None => "",
+        };
+        for line in complete.lines() {
+            received.push(
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("seed {seed} round {round}: {e}")),
+            );
+        }
+    }
+    let log = audit_lines(&env);
+    let recorded: std::collections::HashMap<&str, &str> = log
+        .iter()
+        .filter_map(|r| Some((r["assertion_id"].as_str()?, r["response_sha256"].as_str()?)))
+        .collect();
+    use base64::Engine as _;
+    for r in &received {
+        let id = r["assertion_id"].as_str().unwrap();
+        let xml =
+            base64::engine::general_purpose::STANDARD.decode(r["saml_response"].as_str().unwrap()).unwrap();
+        let digest = sesame::audit::chain::hex(&openssl::sha::sha256(&xml));
+        assert_eq!(recorded.get(id), Some(&digest.as_str()), "seed {seed}: response {id} has no record");
+    }
+    assert!(!received.is_empty(), "seed {seed}: no response completed in any round");
+    let out = run(&env, &["audit", "verify"]);
+    assert!(out.status.success(), "seed {seed}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_full_disk_stops_minting_with_a_clear_error_and_loses_nothing() {
+    let env = temp_config("", &[]);
+    let dir = env.dir.path().join("audit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mounted =
+        Command::new("mount").args(["-t", "tmpfs", "-o", "size=96k", "tmpfs"]).arg(&dir).status().unwrap();
+    assert!(mounted.success(), "mounting a small tmpfs needs root (the test scripts run as root)");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Unmount(dir.clone());
+    let out = sesame()
+        .arg("--config")
+        .arg(&env.path)
+        .args(["mint", "--count", "5000", "--format", "json"])
+        .args(ALICE)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("audit log unavailable") && err.contains("No space left"), "{err}");
+    let received: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(received.len() > 10, "some responses fit before the disk filled");
+    let log = audit_lines(&env);
+    for r in &received {
+        assert!(log.iter().any(|l| l["assertion_id"] == r["assertion_id"]), "released without a record");
+    }
+    let minted_in_log = log.iter().filter(|l| l["outcome"] == "minted").count();
+    assert_eq!(
+        minted_in_log,
+        received.len(),
+        "nothing recorded as minted that was not released, and vice versa"
+    );
+    let v = run(&env, &["audit", "verify"]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
+}
