@@ -50,11 +50,9 @@ fn benches(c: &mut Criterion) {
     let (cfg, minter, material, _dir) = setup();
     let nonce = Nonce::from_bytes([7; 48]);
     let req = Request::parse("alice", "i-0fedcba9876543210", "us-east-1").unwrap();
-    let groups: Vec<_> = ["pam-webserver", "pam-payments"]
-        .iter()
-        .map(|g| sesame::core::GroupName::parse("g", g).unwrap())
-        .collect();
-    let ents = cfg.mapping.entitlements_for(&groups);
+    let groups: Vec<_> =
+        ["pam-webserver", "pam-payments"].iter().map(|g| sesame::adapters::DirGroup::named(g)).collect();
+    let (ents, _) = cfg.mapping.map(&groups);
     let d = decide(now(), &nonce, &ents, &[], None, &cfg.policy);
     let unsigned = build_response(&minter.params, &req, &d, &nonce).unwrap();
 

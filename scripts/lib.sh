@@ -3,8 +3,9 @@
 
 # Build: bindgen (libxml, xmlsec crates) needs libclang; libxmlsec1 and OpenSSL headers.
 BUILD_PACKAGES=(pkg-config libclang-dev libxml2-dev libxmlsec1-dev libssl-dev)
-# Tests: the xmlsec1 command and OneLogin's python3-saml (Debian: python3-onelogin-saml2).
-TEST_PACKAGES=(xmlsec1 python3 python3-onelogin-saml2 python3-xmlsec python3-lxml)
+# Tests: the xmlsec1 command, OneLogin's python3-saml (Debian: python3-onelogin-saml2),
+# OpenLDAP's slapd and client tools, openssl and ss for the directory script.
+TEST_PACKAGES=(xmlsec1 python3 python3-onelogin-saml2 python3-xmlsec python3-lxml slapd ldap-utils openssl iproute2)
 
 missing_packages() {
   local p out=()
@@ -22,6 +23,9 @@ ensure_packages() {
   local sudo=""
   [ "$(id -u)" -ne 0 ] && sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
+  # slapd: "omit configuration", so the package creates no system directory and its
+  # init script has nothing to start (no system slapd on :389).
+  echo "slapd slapd/no_configuration boolean true" | $sudo debconf-set-selections
   $sudo apt-get update -q >/dev/null
   # shellcheck disable=SC2086
   $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -8,6 +8,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::adapters::file::{FileDirectory, FileGrants, FileInventory};
+use crate::adapters::ldap::LdapDirectory;
 use crate::adapters::{Directory, Grants, Inventory, LookupError};
 use crate::audit::chain::hex;
 use crate::audit::file::{CheckpointKey, FileAudit, FileAuditConfig};
@@ -68,9 +69,10 @@ pub fn load_keys(config: &Config, now: DateTime<Utc>) -> Result<(SigningMaterial
     Ok((keys::load(&k.signing_key, &k.signing_cert)?, generated))
 }
 
-fn open_directory(s: &Source) -> Result<Box<dyn Directory>, SetupError> {
+pub fn directory(s: &Source) -> Result<Box<dyn Directory>, SetupError> {
     match s {
         Source::File(p) => Ok(Box::new(FileDirectory::open(p)?)),
+        Source::Ldap(l) => Ok(Box::new(LdapDirectory::new((**l).clone())?)),
         Source::None => Err(SetupError::Missing("directory")),
     }
 }
@@ -78,14 +80,14 @@ fn open_directory(s: &Source) -> Result<Box<dyn Directory>, SetupError> {
 fn open_grants(s: &Source) -> Result<Box<dyn Grants>, SetupError> {
     match s {
         Source::File(p) => Ok(Box::new(FileGrants::open(p)?)),
-        Source::None => Err(SetupError::Missing("grants")),
+        Source::None | Source::Ldap(_) => Err(SetupError::Missing("grants")),
     }
 }
 
 fn open_inventory(s: &Source) -> Result<Option<Box<dyn Inventory>>, SetupError> {
     match s {
         Source::File(p) => Ok(Some(Box::new(FileInventory::open(p)?))),
-        Source::None => Ok(None),
+        Source::None | Source::Ldap(_) => Ok(None),
     }
 }
 
@@ -132,7 +134,7 @@ pub fn minter(
         mapping: config.mapping.clone(),
         console_url: config.aws.console_url.clone(),
         signer: Signer::new(&material.key_pem)?,
-        directory: open_directory(&config.directory)?,
+        directory: directory(&config.directory)?,
         grants: open_grants(&config.grants)?,
         inventory: open_inventory(&config.inventory)?,
         audit,
@@ -188,7 +190,9 @@ pub fn known_certs(config: &Config) -> Result<Vec<(String, openssl::x509::X509)>
 
 /// Opens every data source once, as `check` does, without minting.
 pub fn check_sources(config: &Config) -> Result<(), SetupError> {
-    open_directory(&config.directory)?;
+    if let Source::File(_) = &config.directory {
+        directory(&config.directory)?;
+    }
     open_grants(&config.grants)?;
     open_inventory(&config.inventory)?;
     let dir = &config.audit.dir;

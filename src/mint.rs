@@ -206,7 +206,8 @@ impl Minter {
             UserGroups::Disabled => Vec::new(),
             UserGroups::Member(g) => g,
         };
-        let entitlements = self.mapping.entitlements_for(&groups);
+        let (entitlements, problems) = self.mapping.map(&groups);
+        entry.problems = problems.iter().map(ToString::to_string).collect();
         // 4. windows(user): grants; schedules travel inside the entitlements
         let grants = self.grants.grants(&req.user, now)?;
         // 5. tags(instance), when an inventory is configured and knows the instance

@@ -9,7 +9,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Directory, Grants, Inventory, LookupError, UserGroups};
+use super::{DirGroup, Directory, Grants, Inventory, LookupError, UserGroups};
 use crate::core::{Grant, GroupName, InstanceId, Interval, Region, UserName};
 
 fn read<T: serde::de::DeserializeOwned>(
@@ -58,6 +58,7 @@ impl FileDirectory {
                 .map(|g| GroupName::parse("groups", g))
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(|e| bad(e.to_string()))?;
+            let groups = groups.iter().map(|g| DirGroup::named(g.as_str())).collect();
             let entry = if u.disabled { UserGroups::Disabled } else { UserGroups::Member(groups) };
             if users.insert(name.as_str().to_owned(), entry).is_some() {
                 return Err(bad(format!("user {:?} is listed twice", u.name)));

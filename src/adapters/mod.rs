@@ -5,12 +5,14 @@
 //! "fail closed": the caller mints nothing.
 
 pub mod file;
+pub mod ldap;
+pub mod ldap_filter;
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::core::{Grant, GroupName, InstanceId, Region, UserName};
+use crate::core::{Grant, InstanceId, Region, UserName};
 
 /// An adapter could not answer. The message names the source and the cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -21,6 +23,8 @@ pub enum LookupError {
     Grants(String),
     #[error("inventory unavailable: {0}")]
     Inventory(String),
+    #[error("the directory has {count} accounts matching user {user:?}; refusing to guess")]
+    AmbiguousUser { user: String, count: usize },
 }
 
 impl LookupError {
@@ -29,7 +33,25 @@ impl LookupError {
             LookupError::Directory(_) => "directory_unavailable",
             LookupError::Grants(_) => "grants_unavailable",
             LookupError::Inventory(_) => "inventory_unavailable",
+            LookupError::AmbiguousUser { .. } => "ambiguous_user",
         }
+    }
+}
+
+/// One group the user belongs to (directly or through nesting).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DirGroup {
+    /// The DN as the server wrote it (empty for the file directory).
+    pub dn: String,
+    /// The group's name: its `cn` (or the first RDN's value).
+    pub name: String,
+    /// Attributes read from the group entry for mapping rules (lower-case names).
+    pub attrs: HashMap<String, Vec<String>>,
+}
+
+impl DirGroup {
+    pub fn named(name: &str) -> Self {
+        Self { name: name.to_owned(), ..Self::default() }
     }
 }
 
@@ -39,7 +61,7 @@ pub enum UserGroups {
     Unknown,
     /// The account exists but is disabled: it holds no entitlement.
     Disabled,
-    Member(Vec<GroupName>),
+    Member(Vec<DirGroup>),
 }
 
 /// Step 3: a user's group memberships.

@@ -77,6 +77,9 @@ pub struct Entry {
     pub sets: Vec<SetRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub omitted: Vec<String>,
+    /// Groups that matched a mapping rule but yielded values AWS would reject.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
     /// Checkpoints: base64 RSA-SHA256 signature over the checkpoint message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,

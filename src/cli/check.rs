@@ -1,50 +1,113 @@
-//! `sesame check`: validate configuration, keys and data sources; print what was found.
+//! `sesame check`: validate configuration, keys and data sources; with `--user`, resolve
+//! one user through the directory and print the groups found and the tag sets they map to.
 
 use std::path::Path;
 
 use clap::Args;
 
 use super::{load_config, Failure};
+use crate::adapters::ldap::LdapDirectory;
+use crate::adapters::UserGroups;
 use crate::app;
+use crate::config::{directory, Config, Source};
+use crate::core::UserName;
 use crate::keys;
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {}
+pub struct CheckArgs {
+    /// Also resolve this user in the directory: groups found and the tag sets they map to.
+    #[arg(long)]
+    pub user: Option<String>,
+}
 
-pub fn run(config: Option<&Path>, _a: CheckArgs) -> Result<(), Failure> {
-    let cfg = load_config(config)?;
+fn summary(cfg: &Config) {
     println!("configuration: {} — ok", cfg.source_name);
+    let spec = &cfg.mapping.spec;
+    let cols: Vec<String> =
+        spec.columns().iter().map(|c| format!("{}→{}", c.ec2_key.as_str(), c.principal.as_str())).collect();
     println!(
         "  tag columns: {}; at most {} sets ({} session tags of AWS's 50)",
-        cfg.mapping
-            .spec
-            .columns()
-            .iter()
-            .map(|c| format!("{}→{}", c.ec2_key.as_str(), c.principal.as_str()))
-            .collect::<Vec<_>>()
-            .join(", "),
-        cfg.mapping.spec.max_sets(),
-        cfg.mapping.spec.max_sets() * cfg.mapping.spec.columns().len()
+        cols.join(", "),
+        spec.max_sets(),
+        spec.max_sets() * spec.columns().len()
     );
-    println!(
-        "  entitlements: {}",
-        cfg.mapping.entitlements.iter().map(|e| e.group.as_str()).collect::<Vec<_>>().join(", ")
-    );
+    let names: Vec<&str> = cfg.mapping.entitlements.iter().map(|e| e.group.as_str()).collect();
+    println!("  entitlements: {}; pattern rules: {}", names.join(", "), cfg.mapping.rules.len());
+    for w in directory::warnings(&cfg.directory) {
+        println!("warning: {w}");
+    }
+}
+
+fn resolve(cfg: &Config, user: &str, problems: &mut Vec<String>) {
+    let user = match UserName::parse("--user", user) {
+        Ok(u) => u,
+        Err(e) => return problems.push(e.to_string()),
+    };
+    let dir = match app::directory(&cfg.directory) {
+        Ok(d) => d,
+        Err(e) => return problems.push(e.to_string()),
+    };
+    match dir.groups(&user) {
+        Err(e) => problems.push(e.to_string()),
+        Ok(UserGroups::Unknown) => problems.push(format!("user {user}: not found in the directory")),
+        Ok(UserGroups::Disabled) => println!("user {user}: account disabled — no entitlements"),
+        Ok(UserGroups::Member(groups)) => {
+            println!("user {user}: {} groups", groups.len());
+            for g in &groups {
+                println!(
+                    "  group {} {}",
+                    g.name,
+                    if g.dn.is_empty() { String::new() } else { format!("({})", g.dn) }
+                );
+            }
+            let (ents, bad) = cfg.mapping.map(&groups);
+            for e in &ents {
+                let tags: Vec<String> = cfg
+                    .mapping
+                    .spec
+                    .columns()
+                    .iter()
+                    .zip(&e.values)
+                    .map(|(c, v)| format!("{}={}", c.ec2_key.as_str(), v.as_str()))
+                    .collect();
+                println!("  tag set {}: {}", e.group, tags.join(", "));
+            }
+            for b in bad {
+                println!("  not mapped: {b}");
+            }
+            if ents.is_empty() {
+                println!("  no group maps to a tag set");
+            }
+        }
+    }
+}
+
+pub fn run(config: Option<&Path>, a: CheckArgs) -> Result<(), Failure> {
+    let cfg = load_config(config)?;
+    summary(&cfg);
     let mut problems = Vec::new();
     let k = &cfg.keys;
     if k.generate_if_missing && !app::exists(&k.signing_key) && !app::exists(&k.signing_cert) {
         println!("keys: {} will be generated on first use (development key)", k.signing_key.display());
     } else {
         match keys::load(&k.signing_key, &k.signing_cert) {
-            Ok(m) => {
-                let bits = m.key.bits();
-                println!(
-                    "keys: {} ({bits}-bit RSA) matches {} — ok",
-                    k.signing_key.display(),
-                    k.signing_cert.display()
-                );
-                let _ = m;
-            }
+            Ok(m) => println!(
+                "keys: {} ({}-bit RSA) matches {} — ok",
+                k.signing_key.display(),
+                m.key.bits(),
+                k.signing_cert.display()
+            ),
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if let Source::Ldap(l) = &cfg.directory {
+        match LdapDirectory::new((**l).clone()).and_then(|d| d.probe()) {
+            Ok(ad) => println!(
+                "directory: {} — connected and bound as {} ({})",
+                l.url,
+                l.bind_dn,
+                if ad { "Active Directory" } else { "LDAPv3" }
+            ),
             Err(e) => problems.push(e.to_string()),
         }
     }
@@ -56,6 +119,9 @@ pub fn run(config: Option<&Path>, _a: CheckArgs) -> Result<(), Failure> {
             problems.push(e.to_string());
         }
     }
+    if let Some(user) = &a.user {
+        resolve(&cfg, user, &mut problems);
+    }
     if problems.is_empty() {
         println!(
             "data sources: directory, grants, inventory — ok; audit log {} writable",
@@ -63,12 +129,7 @@ pub fn run(config: Option<&Path>, _a: CheckArgs) -> Result<(), Failure> {
         );
         Ok(())
     } else {
-        Err(Failure::new(
-            2,
-            format!(
-                "problems:\n{}",
-                problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
-            ),
-        ))
+        let list: Vec<String> = problems.iter().map(|p| format!("  - {p}")).collect();
+        Err(Failure::new(2, format!("problems:\n{}", list.join("\n"))))
     }
 }

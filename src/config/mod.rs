@@ -6,6 +6,8 @@
 //! Relative paths are resolved against the configuration file's directory; for the
 //! embedded default, against the current directory.
 
+pub mod directory;
+pub mod mapping;
 pub mod policy;
 pub mod raw;
 
@@ -16,7 +18,7 @@ use regex::Regex;
 
 use crate::core::decide::{BelowFloor, Policy, AWS_MAX_SESSION, AWS_MIN_SESSION};
 use crate::saml::NameIdFormat;
-pub use policy::Mapping;
+pub use mapping::Mapping;
 use raw::{Raw, RawEntitlements, RawSchedules, RawSource};
 
 /// The embedded default configuration (the demo).
@@ -89,6 +91,8 @@ pub struct Audit {
 pub enum Source {
     None,
     File(PathBuf),
+    /// LDAP / Active Directory (directory only).
+    Ldap(Box<crate::adapters::ldap::LdapConfig>),
 }
 
 /// The validated configuration. Only [`Config::load`] makes one.
@@ -306,7 +310,10 @@ impl Config {
         let mapping = read_toml::<RawEntitlements>(&mut p, &ent_file)
             .and_then(|r| policy::mapping(&ent_file.display().to_string(), r, &schedules, &mut p));
 
-        let directory = source(&mut p, "directory", raw.directory, base, false);
+        let mut directory = directory::directory(&mut p, raw.directory, base);
+        if let (Source::Ldap(l), Some(m)) = (&mut directory, &mapping) {
+            l.group_attributes = m.group_attributes();
+        }
         let grants = source(&mut p, "grants", raw.grants, base, false);
         let inventory = source(&mut p, "inventory", raw.inventory, base, true);
 

@@ -2,7 +2,8 @@
 
 use std::collections::HashMap;
 
-use super::raw::{RawEntitlements, RawSchedules};
+use super::mapping::{Mapping, Rule, RuleField, RuleValues};
+use super::raw::{RawEntitlements, RawRule, RawSchedules};
 use super::Problems;
 use crate::core::decide::Entitlement;
 use crate::core::sentinel::SENTINEL_PREFIX;
@@ -14,20 +15,6 @@ use crate::core::{AccessRule, GroupName, Schedule, TagKey, TagSpec, TagValue};
 pub const DEFAULT_COLUMNS: [(&str, &str); 3] =
     [("APP_GROUP_NAME", "AppGroupName"), ("APP_ID", "AppId"), ("RELEASE_ID", "ReleaseId")];
 pub const DEFAULT_MAX_SETS: i64 = 4;
-
-/// The validated mapping: the tag spec and every entitlement.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Mapping {
-    pub spec: TagSpec,
-    pub entitlements: Vec<Entitlement>,
-}
-
-impl Mapping {
-    /// The entitlements a user holds, given the directory's group names.
-    pub fn entitlements_for(&self, groups: &[GroupName]) -> Vec<Entitlement> {
-        self.entitlements.iter().filter(|e| groups.contains(&e.group)).cloned().collect()
-    }
-}
 
 pub fn schedules(file: &str, raw: RawSchedules, p: &mut Problems) -> HashMap<String, Schedule> {
     let mut out = HashMap::new();
@@ -159,5 +146,115 @@ pub fn mapping(
             ents.push(Entitlement { group, values, access });
         }
     }
-    spec.map(|spec| Mapping { spec, entitlements: ents })
+    let rules = match &spec {
+        Some(spec) => rules(file, raw.rule, spec, schedules, p),
+        None => Vec::new(),
+    };
+    spec.map(|spec| Mapping { spec, entitlements: ents, rules })
+}
+
+fn access(
+    at: &str,
+    requires_grant: bool,
+    schedule: Option<&String>,
+    schedules: &HashMap<String, Schedule>,
+    p: &mut Problems,
+) -> Option<AccessRule> {
+    let schedule = match schedule {
+        Some(name) => match schedules.get(name) {
+            Some(s) => Some(s.clone()),
+            None => {
+                p.push(format!("{at}.schedule"), format!("no schedule named {name:?} in the schedules file"));
+                return None;
+            }
+        },
+        None => None,
+    };
+    let rule = AccessRule::new(requires_grant, schedule);
+    if rule.is_none() {
+        p.push(
+            format!("{at}.requires_grant"),
+            "standing access is not allowed: set requires_grant = true or name a schedule",
+        );
+    }
+    rule
+}
+
+fn rules(
+    file: &str,
+    raw: Vec<RawRule>,
+    spec: &TagSpec,
+    schedules: &HashMap<String, Schedule>,
+    p: &mut Problems,
+) -> Vec<Rule> {
+    let mut out = Vec::new();
+    for (i, r) in raw.into_iter().enumerate() {
+        let at = format!("{file}: rule[{i}]");
+        let field = match r.field.as_deref().unwrap_or("cn") {
+            "cn" => RuleField::Cn,
+            "dn" => RuleField::Dn,
+            other => {
+                p.push(format!("{at}.match"), format!("must be \"cn\" or \"dn\" (got {other:?})"));
+                continue;
+            }
+        };
+        let pattern = match regex::RegexBuilder::new(&r.pattern).size_limit(1 << 20).build() {
+            Ok(re) => re,
+            Err(e) => {
+                p.push(
+                    format!("{at}.pattern"),
+                    format!(
+                        "not a valid regular expression: {}",
+                        e.to_string().lines().last().unwrap_or_default()
+                    ),
+                );
+                continue;
+            }
+        };
+        let values = match r.attributes {
+            Some(map) => {
+                let mut attrs = Vec::new();
+                for c in spec.columns() {
+                    match map.get(c.ec2_key.as_str()) {
+                        Some(a)
+                            if !a.is_empty()
+                                && a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b';') =>
+                        {
+                            attrs.push(a.clone())
+                        }
+                        Some(a) => p.push(
+                            format!("{at}.attributes.{}", c.ec2_key.as_str()),
+                            format!("not an LDAP attribute name: {a:?}"),
+                        ),
+                        None => p.push(
+                            format!("{at}.attributes.{}", c.ec2_key.as_str()),
+                            "is missing: every tag column needs an attribute",
+                        ),
+                    }
+                }
+                for k in map.keys() {
+                    if !spec.columns().iter().any(|c| c.ec2_key.as_str() == k) {
+                        p.push(
+                            format!("{at}.attributes.{k}"),
+                            "is not a configured tag column (see [[tags]])",
+                        );
+                    }
+                }
+                RuleValues::Attributes(attrs)
+            }
+            None => {
+                let names: Vec<&str> = pattern.capture_names().flatten().collect();
+                for c in spec.columns() {
+                    if !names.contains(&c.ec2_key.as_str()) {
+                        p.push(format!("{at}.pattern"), format!("needs a named capture (?P<{}>…) for every tag column, or an attributes table", c.ec2_key.as_str()));
+                    }
+                }
+                RuleValues::Captures
+            }
+        };
+        if let Some(access) = access(&at, r.requires_grant, r.schedule.as_ref(), schedules, p) {
+            out.push(Rule { field, pattern, values, access });
+        }
+    }
+    out
 }

@@ -16,7 +16,7 @@ pub struct Raw {
     #[serde(default)]
     pub policies: RawPolicies,
     #[serde(default)]
-    pub directory: RawSource,
+    pub directory: RawDirectory,
     #[serde(default)]
     pub grants: RawSource,
     #[serde(default)]
@@ -76,6 +76,31 @@ pub struct RawPolicies {
     pub schedules: Option<String>,
 }
 
+/// `[directory]`: `kind = "file"` (with `file`) or `kind = "ldap"` (with the rest).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDirectory {
+    pub kind: Option<String>,
+    pub file: Option<String>,
+    pub url: Option<String>,
+    pub starttls: Option<bool>,
+    pub allow_plaintext: Option<bool>,
+    pub ca_file: Option<String>,
+    pub bind_dn: Option<String>,
+    pub bind_password_file: Option<String>,
+    pub bind_password_env: Option<String>,
+    pub user_base: Option<String>,
+    pub user_filter: Option<String>,
+    pub group_base: Option<String>,
+    pub group_filter: Option<String>,
+    pub groups: Option<String>,
+    pub max_depth: Option<i64>,
+    pub max_groups: Option<i64>,
+    pub pool_size: Option<i64>,
+    pub timeout_ms: Option<i64>,
+    pub cache_ttl_seconds: Option<i64>,
+}
+
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawSource {
@@ -92,6 +117,24 @@ pub struct RawEntitlements {
     pub tags: Option<Vec<RawColumn>>,
     #[serde(default)]
     pub entitlement: Vec<RawEntitlement>,
+    #[serde(default)]
+    pub rule: Vec<RawRule>,
+}
+
+/// Entitlements derived from directory groups by pattern: tag values come from the
+/// pattern's named captures, or from attributes of the group entry.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRule {
+    /// "cn" (default) or "dn": what the pattern is matched against.
+    #[serde(rename = "match")]
+    pub field: Option<String>,
+    pub pattern: String,
+    /// EC2 tag key → attribute of the group entry. Without it, named captures are used.
+    pub attributes: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(default = "yes")]
+    pub requires_grant: bool,
+    pub schedule: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -128,12 +171,12 @@ pub struct RawSchedules {
 pub struct RawSchedule {
     pub name: String,
     pub zone: String,
-    pub rules: Vec<RawRule>,
+    pub rules: Vec<RawScheduleRule>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawRule {
+pub struct RawScheduleRule {
     pub days: String,
     pub from: String,
     pub to: String,

@@ -7,6 +7,7 @@
 
 pub mod decide;
 pub mod decision;
+pub mod dn;
 pub mod ids;
 pub mod sentinel;
 pub mod tags;
