@@ -13,6 +13,7 @@ mod decide; // table cases and properties of the pure decision core
 mod example_config; // policies/sesame.example.toml is valid
 mod ids; // user, instance and region syntax
 mod keys; // key generation, permissions, mismatched certificates
+mod ldap; // the LDAP directory against a real OpenLDAP server
 mod metadata; // IdP metadata shape and schema validity
 mod saml_golden; // byte-stable signed responses
 mod tags; // AWS session-tag rules and numbered names
