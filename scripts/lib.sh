@@ -5,7 +5,9 @@
 BUILD_PACKAGES=(pkg-config libclang-dev libxml2-dev libxmlsec1-dev libssl-dev)
 # Tests: the xmlsec1 command, OneLogin's python3-saml (Debian: python3-onelogin-saml2),
 # OpenLDAP's slapd and client tools, openssl and ss for the directory script.
-TEST_PACKAGES=(xmlsec1 python3 python3-onelogin-saml2 python3-xmlsec python3-lxml slapd ldap-utils openssl iproute2)
+# Samba as an Active Directory DC for the AD tests.
+TEST_PACKAGES=(xmlsec1 python3 python3-onelogin-saml2 python3-xmlsec python3-lxml slapd ldap-utils openssl iproute2
+               samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind ldb-tools)
 
 missing_packages() {
   local p out=()
@@ -29,4 +31,15 @@ ensure_packages() {
   $sudo apt-get update -q >/dev/null
   # shellcheck disable=SC2086
   $sudo apt-get install -y -q --no-install-recommends $missing >/dev/null
+}
+
+# Samba's maintainer scripts may start smbd/nmbd/winbind on hosts with an init system;
+# the tests run their own DC, so stop any system one (they would hold the AD ports).
+stop_system_samba() {
+  local svc
+  for svc in smbd nmbd winbind samba-ad-dc; do
+    if [ -x "/etc/init.d/$svc" ] && /etc/init.d/"$svc" status >/dev/null 2>&1; then
+      /etc/init.d/"$svc" stop >/dev/null 2>&1 || true
+    fi
+  done
 }

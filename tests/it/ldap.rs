@@ -20,10 +20,15 @@ pub struct LdapEnv(HashMap<String, String>);
 
 impl LdapEnv {
     pub fn load() -> Self {
-        let path = std::env::var("SESAME_TEST_LDAP").expect(
-            "SESAME_TEST_LDAP is not set: run the suite with scripts/test, which starts OpenLDAP \
-             (or scripts/openldap.sh start DIR and export SESAME_TEST_LDAP=DIR/env)",
-        );
+        Self::from_var("SESAME_TEST_LDAP", "scripts/openldap.sh")
+    }
+    pub fn from_var(var: &str, script: &str) -> Self {
+        let path = std::env::var(var).unwrap_or_else(|_| {
+            panic!(
+                "{var} is not set: run the suite with scripts/test, which starts the directory \
+                 (or {script} start DIR and export {var}=DIR/env)"
+            )
+        });
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
         Self(text.lines().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.into(), v.into())).collect())
     }
@@ -53,7 +58,16 @@ impl LdapSetup {
 }
 
 pub fn setup(url_key: &str, directory: &str, entitlements: &str) -> LdapSetup {
-    let env = LdapEnv::load();
+    setup_env(&LdapEnv::load(), url_key, "LDAP_BIND_DN", directory, entitlements)
+}
+
+pub fn setup_env(
+    env: &LdapEnv,
+    url_key: &str,
+    bind_key: &str,
+    directory: &str,
+    entitlements: &str,
+) -> LdapSetup {
     let dir = tempfile::tempdir().unwrap();
     let key = key_copy("test-signing");
     let pw = dir.path().join("ldap.pw");
@@ -99,7 +113,7 @@ user_base = {base:?}
         audit = dir.path().join("audit").display().to_string(),
         url = env.get(url_key),
         ca = env.get("LDAP_CA_FILE"),
-        bind = env.get("LDAP_BIND_DN"),
+        bind = env.get(bind_key),
         pw = pw.display().to_string(),
         base = env.get("LDAP_BASE"),
     );
@@ -108,13 +122,13 @@ user_base = {base:?}
     LdapSetup { dir, path, _key: key }
 }
 
-const TEST_MAP: &str = "tests/data/ldap/entitlements.toml";
+pub const TEST_MAP: &str = "tests/data/ldap/entitlements.toml";
 
-fn user(s: &str) -> UserName {
+pub fn user(s: &str) -> UserName {
     UserName::parse("user", s).unwrap()
 }
 
-fn names(g: &UserGroups) -> Vec<String> {
+pub fn names(g: &UserGroups) -> Vec<String> {
     match g {
         UserGroups::Member(v) => {
             let mut n: Vec<String> = v.iter().map(|g| g.name.clone()).collect();

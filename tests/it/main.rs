@@ -4,6 +4,7 @@
 
 mod common;
 
+mod ad; // Active Directory behaviour against a real Samba AD DC
 mod audit; // one record per decision, group commit, rotation, recovery
 mod audit_cli; // search, show, kill -9 and disk-full runs of the real binary
 mod audit_verify; // verify names each kind of tampering; common tools agree
