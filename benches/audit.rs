@@ -88,7 +88,7 @@ fn benches(c: &mut Criterion) {
         let mut i = 0;
         b.iter(|| {
             i += 1;
-            log.append(entry(i)).unwrap()
+            log.append(sesame::audit::Kind::Decision, entry(i)).unwrap()
         })
     });
     for threads in [8u64, 64] {
@@ -102,7 +102,12 @@ fn benches(c: &mut Criterion) {
                         .map(|t| {
                             let log = log.clone();
                             std::thread::spawn(move || {
-                                (0..50).for_each(|i| drop(log.append(entry(t * 1000 + i)).unwrap()))
+                                (0..50).for_each(|i| {
+                                    drop(
+                                        log.append(sesame::audit::Kind::Decision, entry(t * 1000 + i))
+                                            .unwrap(),
+                                    )
+                                })
                             })
                         })
                         .collect();

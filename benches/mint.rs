@@ -31,12 +31,13 @@ fn minter_in(cfg: &Config, m: &SigningMaterial, dir: &tempfile::TempDir) -> Mint
     let mut cfg = cfg.clone();
     cfg.audit.dir = dir.path().join("audit");
     let audit = sesame::app::open_audit(&cfg, m, now()).unwrap();
-    sesame::app::minter(&cfg, m, Box::new(audit)).unwrap()
+    sesame::app::minter(&cfg, m, std::sync::Arc::new(audit)).unwrap()
 }
 
 fn setup() -> (Config, Minter, SigningMaterial, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = Config::from_toml(sesame::config::EMBEDDED_DEFAULT, "bench", &root()).unwrap();
+    let mut cfg = Config::from_toml(sesame::config::EMBEDDED_DEFAULT, "bench", &root()).unwrap();
+    cfg.grants = sesame::config::Source::File(root().join("policies/demo/grants.toml"));
     let m = material(&dir);
     let minter = minter_in(&cfg, &m, &dir);
     (cfg, minter, m, dir)
@@ -113,7 +114,8 @@ fn wide_minter(material: &SigningMaterial, audit_dir: &tempfile::TempDir) -> Min
         .replace("policies/demo/grants.toml", &p("g.toml"))
         .replace("policies/demo/directory.toml", &p("d.toml"))
         .replace("policies/demo/inventory.toml", &p("i.toml"));
-    let cfg = Config::from_toml(&text, "bench16", &root()).unwrap();
+    let mut cfg = Config::from_toml(&text, "bench16", &root()).unwrap();
+    cfg.grants = sesame::config::Source::File(dir.path().join("g.toml"));
     minter_in(&cfg, material, audit_dir)
 }
 

@@ -3,13 +3,15 @@
 //! here and nowhere else.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::adapters::file::{FileDirectory, FileGrants, FileInventory};
 use crate::adapters::ldap::LdapDirectory;
-use crate::adapters::{Directory, Grants, Inventory, LookupError};
+use crate::adapters::sqlite::SqliteGrants;
+use crate::adapters::{Directory, GrantStore, Grants, Inventory, LookupError};
 use crate::audit::chain::hex;
 use crate::audit::file::{CheckpointKey, FileAudit, FileAuditConfig};
 use crate::audit::{AuditError, AuditLog};
@@ -73,21 +75,64 @@ pub fn directory(s: &Source) -> Result<Box<dyn Directory>, SetupError> {
     match s {
         Source::File(p) => Ok(Box::new(FileDirectory::open(p)?)),
         Source::Ldap(l) => Ok(Box::new(LdapDirectory::new((**l).clone())?)),
-        Source::None => Err(SetupError::Missing("directory")),
+        Source::None | Source::Sqlite { .. } => Err(SetupError::Missing("directory")),
     }
 }
 
-fn open_grants(s: &Source) -> Result<Box<dyn Grants>, SetupError> {
-    match s {
-        Source::File(p) => Ok(Box::new(FileGrants::open(p)?)),
+/// Readable grants and, for the embedded store, the same source as a writable store.
+pub type GrantSources = (Arc<dyn Grants>, Option<Arc<dyn GrantStore>>);
+
+/// Opens the grants source; a new SQLite store imports `grants.seed` (audited as
+/// `seed`, past windows allowed since they are history).
+pub fn open_grants(
+    config: &Config,
+    audit: &dyn AuditLog,
+    now: DateTime<Utc>,
+) -> Result<GrantSources, SetupError> {
+    match &config.grants {
+        Source::File(p) => Ok((Arc::new(FileGrants::open(p)?), None)),
+        Source::Sqlite { path, seed } => {
+            let (store, created) = SqliteGrants::open(path)?;
+            let store = Arc::new(store);
+            if let (true, Some(seed)) = (created, seed) {
+                import(config, store.as_ref(), audit, seed, "seed", now)?;
+            }
+            Ok((store.clone(), Some(store)))
+        }
         Source::None | Source::Ldap(_) => Err(SetupError::Missing("grants")),
     }
+}
+
+/// Imports a grants file (`[[grant]] user, group, start, end, ticket, approver`).
+pub fn import(
+    config: &Config,
+    store: &dyn GrantStore,
+    audit: &dyn AuditLog,
+    file: &Path,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, SetupError> {
+    #[derive(serde::Deserialize)]
+    struct File {
+        #[serde(default)]
+        grant: Vec<crate::grants::GrantRequest>,
+    }
+    let text =
+        std::fs::read_to_string(file).map_err(|e| LookupError::Grants(format!("{}: {e}", file.display())))?;
+    let parsed: File = toml::from_str(&text)
+        .map_err(|e| LookupError::Grants(format!("{}: {}", file.display(), e.to_string().trim())))?;
+    let actor = crate::grants::Actor { caller: by, request_id: None, now, allow_past: true };
+    for (i, g) in parsed.grant.iter().enumerate() {
+        crate::grants::add(store, audit, &config.mapping, config.grants_max_seconds, g, &actor)
+            .map_err(|e| LookupError::Grants(format!("{}: grant[{i}]: {e}", file.display())))?;
+    }
+    Ok(parsed.grant.len())
 }
 
 fn open_inventory(s: &Source) -> Result<Option<Box<dyn Inventory>>, SetupError> {
     match s {
         Source::File(p) => Ok(Some(Box::new(FileInventory::open(p)?))),
-        Source::None | Source::Ldap(_) => Ok(None),
+        Source::None | Source::Ldap(_) | Source::Sqlite { .. } => Ok(None),
     }
 }
 
@@ -126,8 +171,9 @@ pub fn open_audit(
 pub fn minter(
     config: &Config,
     material: &SigningMaterial,
-    audit: Box<dyn AuditLog>,
+    audit: Arc<dyn AuditLog>,
 ) -> Result<Minter, SetupError> {
+    let (grants, grant_store) = open_grants(config, audit.as_ref(), crate::clock::now())?;
     Ok(Minter {
         params: Minter::params(config, &material.cert_der),
         policy: config.policy.clone(),
@@ -135,7 +181,8 @@ pub fn minter(
         console_url: config.aws.console_url.clone(),
         signer: Signer::new(&material.key_pem)?,
         directory: directory(&config.directory)?,
-        grants: open_grants(&config.grants)?,
+        grants,
+        grant_store,
         inventory: open_inventory(&config.inventory)?,
         audit,
         wall_clock: crate::clock::now,
@@ -193,7 +240,9 @@ pub fn check_sources(config: &Config) -> Result<(), SetupError> {
     if let Source::File(_) = &config.directory {
         directory(&config.directory)?;
     }
-    open_grants(&config.grants)?;
+    if let Source::File(p) = &config.grants {
+        FileGrants::open(p)?;
+    }
     open_inventory(&config.inventory)?;
     let dir = &config.audit.dir;
     std::fs::create_dir_all(dir)

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
+pub mod grants;
 pub mod keys;
 pub mod mint;
 pub mod render;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use crate::adapters::{Directory, Grants, Inventory, LookupError, UserGroups};
 use crate::audit::record::{clip, outcome, sets};
-use crate::audit::{AuditError, AuditLog, Entry, Receipt};
+use crate::audit::{AuditError, AuditLog, Entry, Kind, Receipt};
 use crate::config::{Config, Mapping};
 use crate::core::{decide, Decision, InputError, Nonce, Policy, Request};
 use crate::saml::response::BuildError;
@@ -101,9 +101,11 @@ pub struct Minter {
     pub console_url: String,
     pub signer: Signer,
     pub directory: Box<dyn Directory>,
-    pub grants: Box<dyn Grants>,
+    pub grants: std::sync::Arc<dyn Grants>,
+    /// The same grants source when it can record grants (the embedded SQLite store).
+    pub grant_store: Option<std::sync::Arc<dyn crate::adapters::GrantStore>>,
     pub inventory: Option<Box<dyn Inventory>>,
-    pub audit: Box<dyn AuditLog>,
+    pub audit: std::sync::Arc<dyn AuditLog>,
     /// Stamps audit records with the real time (the decision's `now` may be pinned).
     pub wall_clock: fn() -> DateTime<Utc>,
 }
@@ -174,7 +176,7 @@ impl Minter {
         match self.steps(input, now, nonce, &mut entry) {
             Ok(mut minted) => {
                 // 8. audit.append: durable before the response leaves
-                minted.receipt = self.audit.append(entry)?;
+                minted.receipt = self.audit.append(Kind::Decision, entry)?;
                 Ok(minted)
             }
             Err(e) => {
@@ -185,7 +187,7 @@ impl Minter {
                     entry.omitted = d.omitted.iter().map(|g| g.as_str().to_owned()).collect();
                 }
                 // Audited where the log is writable; the error stands either way.
-                let _ = self.audit.append(entry);
+                let _ = self.audit.append(Kind::Decision, entry);
                 Err(e)
             }
         }

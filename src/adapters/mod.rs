@@ -7,12 +7,13 @@
 pub mod file;
 pub mod ldap;
 pub mod ldap_filter;
+pub mod sqlite;
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::core::{Grant, InstanceId, Region, UserName};
+use crate::core::{Grant, GroupName, InstanceId, Interval, Region, UserName};
 
 /// An adapter could not answer. The message names the source and the cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -72,6 +73,69 @@ pub trait Directory: Send + Sync {
 /// Step 4: approved one-off windows for a user (all of them; `decide` picks).
 pub trait Grants: Send + Sync {
     fn grants(&self, user: &UserName, now: DateTime<Utc>) -> Result<Vec<Grant>, LookupError>;
+}
+
+/// A grant to record: validated by `crate::grants` before it reaches a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGrant {
+    pub user: UserName,
+    pub group: GroupName,
+    pub window: Interval,
+    pub ticket: String,
+    pub approver: String,
+}
+
+/// A recorded grant, revoked or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredGrant {
+    pub id: i64,
+    pub user: UserName,
+    pub group: GroupName,
+    pub window: Interval,
+    pub ticket: String,
+    pub approver: String,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+}
+
+/// Why a grant change was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GrantError {
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("the window overlaps grant {0} for the same user and entitlement")]
+    Overlap(i64),
+    #[error("no grant with id {0}")]
+    NotFound(i64),
+    #[error("grant {0} is already revoked")]
+    AlreadyRevoked(i64),
+    #[error("this grants store is read-only (kind = \"file\"); use kind = \"sqlite\" to record grants")]
+    ReadOnly,
+    #[error("{0}")]
+    Store(LookupError),
+}
+
+impl GrantError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            GrantError::Invalid { .. } => "bad_input",
+            GrantError::Overlap(_) => "grant_overlaps",
+            GrantError::NotFound(_) => "grant_not_found",
+            GrantError::AlreadyRevoked(_) => "grant_already_revoked",
+            GrantError::ReadOnly => "grants_read_only",
+            GrantError::Store(e) => e.code(),
+        }
+    }
+}
+
+/// Recording and revoking approved windows (the approval system's side).
+pub trait GrantStore: Grants {
+    fn add(&self, g: NewGrant, now: DateTime<Utc>, by: &str) -> Result<StoredGrant, GrantError>;
+    /// All grants (of one user), revoked and expired ones included, oldest first.
+    fn list(&self, user: Option<&UserName>) -> Result<Vec<StoredGrant>, LookupError>;
+    fn revoke(&self, id: i64, now: DateTime<Utc>, by: &str) -> Result<StoredGrant, GrantError>;
 }
 
 /// Step 5 (optional): an instance's EC2 tags, when known.

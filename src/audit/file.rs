@@ -457,8 +457,8 @@ impl FileAudit {
 }
 
 impl AuditLog for FileAudit {
-    fn append(&self, entry: Entry) -> Result<Receipt, AuditError> {
-        self.submit(Kind::Decision, entry)
+    fn append(&self, kind: Kind, entry: Entry) -> Result<Receipt, AuditError> {
+        self.submit(kind, entry)
     }
 }
 

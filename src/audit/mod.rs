@@ -40,7 +40,8 @@ impl AuditError {
     }
 }
 
-/// Step 8: append one decision record; returns only once it is durable.
+/// Step 8: append one record (a decision, a grant change, an access denial); returns
+/// only once it is durable.
 pub trait AuditLog: Send + Sync {
-    fn append(&self, entry: Entry) -> Result<Receipt, AuditError>;
+    fn append(&self, kind: Kind, entry: Entry) -> Result<Receipt, AuditError>;
 }

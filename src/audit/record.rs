@@ -20,6 +20,26 @@ pub enum Kind {
     Checkpoint,
     /// Written at start-up when a torn partial record was set aside.
     Recovery,
+    /// A grant recorded, revoked, or refused.
+    Grant,
+    /// A caller turned away: no valid client certificate, or no role for the route.
+    Access,
+}
+
+/// A grant change: which grant, for what, approved by whom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    pub entitlement: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approver: Option<String>,
 }
 
 /// Per tag set: entitlement, status, window and reason.
@@ -77,6 +97,9 @@ pub struct Entry {
     pub sets: Vec<SetRecord>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub omitted: Vec<String>,
+    /// Grant records: the grant concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<GrantRecord>,
     /// Groups that matched a mapping rule but yielded values AWS would reject.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,

@@ -81,7 +81,7 @@ pub fn run(config: Option<&Path>, a: MintArgs) -> Result<(), Failure> {
     if let Some((aside, bytes)) = &audit.recovery().torn {
         eprintln!("audit: set aside a torn partial record ({bytes} bytes) in {}", aside.display());
     }
-    let minter = app::minter(&cfg, &material, Box::new(audit)).map_err(|e| Failure::new(3, e))?;
+    let minter = app::minter(&cfg, &material, std::sync::Arc::new(audit)).map_err(|e| Failure::new(3, e))?;
     let input = MintInput {
         user: a.user,
         instance_id: a.instance,

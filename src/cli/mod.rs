@@ -5,6 +5,7 @@
 
 mod audit;
 mod check;
+mod grants;
 mod keys;
 mod metadata;
 mod mint;
@@ -46,6 +47,9 @@ pub enum Command {
     Mint(mint::MintArgs),
     /// Validate the configuration, keys and data sources; list every problem.
     Check(check::CheckArgs),
+    /// Record, list and revoke approved windows (the embedded grants store).
+    #[command(subcommand)]
+    Grants(grants::GrantsCommand),
     /// Verify, search and show the assertion log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
@@ -105,6 +109,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Mint(a) => mint::run(config, a),
         Command::Check(a) => check::run(config, a),
         Command::Audit(a) => audit::run(config, a),
+        Command::Grants(a) => grants::run(config, a),
     }
 }
 

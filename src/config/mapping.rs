@@ -77,6 +77,22 @@ fn same_group(configured: &GroupName, g: &DirGroup) -> bool {
 }
 
 impl Mapping {
+    /// Whether a grant may name `group`: a configured entitlement (by name or DN), or a
+    /// group name (or DN) that some rule's pattern matches.
+    pub fn knows(&self, group: &GroupName) -> bool {
+        let g = group.as_str();
+        let probe = if g.contains('=') {
+            DirGroup { dn: g.to_owned(), ..DirGroup::named(g) }
+        } else {
+            DirGroup::named(g)
+        };
+        self.entitlements.iter().any(|e| same_group(&e.group, &probe))
+            || self.rules.iter().any(|r| match r.field {
+                RuleField::Cn => r.pattern.is_match(g),
+                RuleField::Dn => g.contains('=') && r.pattern.is_match(g),
+            })
+    }
+
     /// Attribute names the directory must read from group entries.
     pub fn group_attributes(&self) -> Vec<String> {
         let mut v: Vec<String> = vec!["cn".into()];

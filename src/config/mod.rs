@@ -93,6 +93,11 @@ pub enum Source {
     File(PathBuf),
     /// LDAP / Active Directory (directory only).
     Ldap(Box<crate::adapters::ldap::LdapConfig>),
+    /// The embedded SQLite grants store, with a file imported when it is created.
+    Sqlite {
+        path: PathBuf,
+        seed: Option<PathBuf>,
+    },
 }
 
 /// The validated configuration. Only [`Config::load`] makes one.
@@ -108,6 +113,8 @@ pub struct Config {
     pub grants: Source,
     pub inventory: Source,
     pub audit: Audit,
+    /// Longest window a new grant may have, seconds.
+    pub grants_max_seconds: i64,
 }
 
 pub const ROLE_ARN_RULE: &str = "must be arn:<partition>:iam::<12-digit account>:role/<name>";
@@ -314,7 +321,27 @@ impl Config {
         if let (Source::Ldap(l), Some(m)) = (&mut directory, &mapping) {
             l.group_attributes = m.group_attributes();
         }
-        let grants = source(&mut p, "grants", raw.grants, base, false);
+        let grants = match (raw.grants.kind.as_deref(), raw.grants.file) {
+            (Some("sqlite"), Some(f)) => {
+                Source::Sqlite { path: base.join(f), seed: raw.grants.seed.as_ref().map(|s| base.join(s)) }
+            }
+            (Some("file"), Some(f)) => Source::File(base.join(f)),
+            (Some("sqlite" | "file"), None) => {
+                p.push("grants.file", "is required: the database (sqlite) or the grants file (file)");
+                Source::None
+            }
+            (other, _) => {
+                p.push("grants.kind", format!("must be \"sqlite\" or \"file\" (got {other:?})"));
+                Source::None
+            }
+        };
+        if raw.grants.seed.is_some() && !matches!(grants, Source::Sqlite { .. }) {
+            p.push("grants.seed", "applies to kind = \"sqlite\" only");
+        }
+        let max = raw.grants.max_seconds.unwrap_or(7 * 86_400);
+        if !(900..=10 * 366 * 86_400).contains(&max) {
+            p.push("grants.max_seconds", format!("must be between 900 and 316224000 (got {max})"));
+        }
         let inventory = source(&mut p, "inventory", raw.inventory, base, true);
 
         let replica = raw.audit.replica.unwrap_or_else(|| "local".into());
@@ -382,6 +409,7 @@ impl Config {
                 grants,
                 inventory,
                 audit,
+                grants_max_seconds: max,
             }),
             _ => Err(fail(p)),
         }

@@ -18,7 +18,7 @@ pub struct Raw {
     #[serde(default)]
     pub directory: RawDirectory,
     #[serde(default)]
-    pub grants: RawSource,
+    pub grants: RawGrants,
     #[serde(default)]
     pub inventory: RawSource,
     #[serde(default)]
@@ -99,6 +99,18 @@ pub struct RawDirectory {
     pub pool_size: Option<i64>,
     pub timeout_ms: Option<i64>,
     pub cache_ttl_seconds: Option<i64>,
+}
+
+/// `[grants]`: `kind = "sqlite"` (the embedded store) or `kind = "file"` (read-only).
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawGrants {
+    pub kind: Option<String>,
+    pub file: Option<String>,
+    /// sqlite: a grants file imported once, when the database is created.
+    pub seed: Option<String>,
+    /// Longest window a new grant may have, seconds.
+    pub max_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -137,7 +137,11 @@ fn dependency_failures_are_recorded_as_failed() {
 
 struct BrokenLog;
 impl AuditLog for BrokenLog {
-    fn append(&self, _: Entry) -> Result<sesame::audit::Receipt, sesame::audit::AuditError> {
+    fn append(
+        &self,
+        _: sesame::audit::Kind,
+        _: Entry,
+    ) -> Result<sesame::audit::Receipt, sesame::audit::AuditError> {
         Err(sesame::audit::AuditError::Unavailable("disk full".into()))
     }
 }
@@ -145,7 +149,7 @@ impl AuditLog for BrokenLog {
 #[test]
 fn no_response_leaves_without_its_record() {
     let mut m = minter(&demo_config());
-    m.minter.audit = Box::new(BrokenLog);
+    m.minter.audit = std::sync::Arc::new(BrokenLog);
     let e = m
         .mint("alice", "i-0fedcba9876543210", "us-east-1", at("2026-12-01T15:00:00Z"), &nonce(1))
         .unwrap_err();
@@ -162,7 +166,11 @@ fn concurrent_appends_share_fsyncs_and_keep_one_chain() {
             let log = log.clone();
             std::thread::spawn(move || {
                 (0..100)
-                    .map(|i| log.append(entry(t * 1000 + i, "2026-12-01T00:00:00Z")).unwrap().seq)
+                    .map(|i| {
+                        log.append(sesame::audit::Kind::Decision, entry(t * 1000 + i, "2026-12-01T00:00:00Z"))
+                            .unwrap()
+                            .seq
+                    })
                     .collect::<Vec<_>>()
             })
         })
@@ -182,9 +190,9 @@ fn rotation_by_size_and_day_keeps_the_chain() {
     let dir = tempfile::tempdir().unwrap();
     let log = writer(dir.path(), 4096, 1000);
     for i in 0..60 {
-        log.append(entry(i, "2026-12-01T10:00:00Z")).unwrap();
+        log.append(sesame::audit::Kind::Decision, entry(i, "2026-12-01T10:00:00Z")).unwrap();
     }
-    log.append(entry(99, "2026-12-02T00:00:01Z")).unwrap();
+    log.append(sesame::audit::Kind::Decision, entry(99, "2026-12-02T00:00:01Z")).unwrap();
     log.close().unwrap();
     let files = log_files(dir.path(), "local").unwrap();
     assert!(files.len() >= 3, "{files:?}");
@@ -210,7 +218,7 @@ fn a_torn_tail_is_set_aside_and_the_chain_continues() {
     let dir = tempfile::tempdir().unwrap();
     let log = writer(dir.path(), 64 << 20, 1000);
     for i in 0..5 {
-        log.append(entry(i, "2026-12-01T10:00:00Z")).unwrap();
+        log.append(sesame::audit::Kind::Decision, entry(i, "2026-12-01T10:00:00Z")).unwrap();
     }
     drop(log);
     let file = log_files(dir.path(), "local").unwrap().pop().unwrap();
@@ -222,7 +230,7 @@ fn a_torn_tail_is_set_aside_and_the_chain_continues() {
     let (aside, bytes) = log.recovery().torn.clone().unwrap();
     assert_eq!(bytes, 25);
     assert_eq!(std::fs::read(&aside).unwrap(), br#"{"v":1,"seq":7,"prev":"ab"#);
-    log.append(entry(9, "2026-12-01T10:01:00Z")).unwrap();
+    log.append(sesame::audit::Kind::Decision, entry(9, "2026-12-01T10:01:00Z")).unwrap();
     log.close().unwrap();
     let recs = records(dir.path());
     assert!(recs.iter().any(|r| r.kind == sesame::audit::Kind::Recovery

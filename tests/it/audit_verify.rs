@@ -23,7 +23,7 @@ fn sample() -> (tempfile::TempDir, PathBuf, Vec<String>) {
             outcome: Some("minted".into()),
             ..Entry::default()
         };
-        log.append(e).unwrap();
+        log.append(sesame::audit::Kind::Decision, e).unwrap();
     }
     log.close().unwrap();
     let file = log_files(dir.path(), "local").unwrap().pop().unwrap();

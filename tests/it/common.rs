@@ -46,14 +46,23 @@ pub fn test_material() -> SigningMaterial {
     keys::load(&k.key, &k.cert).unwrap()
 }
 
+/// The demo configuration text with the read-only file grants instead of the SQLite
+/// store (the database would live in the repository, shared by parallel tests).
+pub fn demo_text() -> String {
+    let text = sesame::config::EMBEDDED_DEFAULT;
+    let a = text.find("[grants]").unwrap();
+    let b = a + text[a..].find("\n[inventory]").unwrap();
+    format!("{}[grants]\nkind = \"file\"\nfile = \"policies/demo/grants.toml\"\n{}", &text[..a], &text[b..])
+}
+
 /// The demo configuration (policies/sesame.toml) with paths resolved from the repository.
 pub fn demo_config() -> Config {
-    Config::from_toml(sesame::config::EMBEDDED_DEFAULT, "embedded default", &root()).unwrap()
+    Config::from_toml(&demo_text(), "embedded default", &root()).unwrap()
 }
 
 /// Config from the demo text with `edit` applied to the TOML source.
 pub fn demo_config_with(edit: impl Fn(&str) -> String) -> Config {
-    Config::from_toml(&edit(sesame::config::EMBEDDED_DEFAULT), "test", &root()).unwrap()
+    Config::from_toml(&edit(&demo_text()), "test", &root()).unwrap()
 }
 
 /// A minter with the test key whose audit log lives in its own temporary directory.
@@ -79,7 +88,7 @@ pub fn minter_with(config: &Config, material: SigningMaterial) -> TestMinter {
     let mut config = config.clone();
     config.audit.dir = audit_dir.path().to_path_buf();
     let audit = sesame::app::open_audit(&config, &material, test_wall_clock()).unwrap();
-    let mut minter = sesame::app::minter(&config, &material, Box::new(audit)).unwrap();
+    let mut minter = sesame::app::minter(&config, &material, std::sync::Arc::new(audit)).unwrap();
     minter.wall_clock = test_wall_clock;
     TestMinter { minter, audit_dir }
 }
