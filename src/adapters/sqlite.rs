@@ -44,10 +44,7 @@ CREATE INDEX IF NOT EXISTS grants_user ON grants (user, grp_key);
 const COLUMNS: &str =
     "id, user, grp, start_s, end_s, ticket, approver, created_s, created_by, revoked_s, revoked_by";
 
-fn row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(i64, String, String, i64, i64, String, String, i64, String, Option<i64>, Option<String>)>
-{
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     Ok((
         r.get(0)?,
         r.get(1)?,

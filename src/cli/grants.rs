@@ -74,7 +74,9 @@ fn code(e: &GrantError) -> u8 {
     }
 }
 
-fn open(cfg: &Config) -> Result<(Arc<dyn GrantStore>, Arc<dyn AuditLog>), Failure> {
+type Opened = (Arc<dyn GrantStore>, Arc<dyn AuditLog>);
+
+fn open(cfg: &Config) -> Result<Opened, Failure> {
     let (material, _) = app::load_keys(cfg, crate::clock::now()).map_err(|e| Failure::new(3, e))?;
     let audit: Arc<dyn AuditLog> =
         Arc::new(app::open_audit(cfg, &material, crate::clock::now()).map_err(|e| Failure::new(3, e))?);
