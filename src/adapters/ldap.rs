@@ -115,7 +115,7 @@ struct Inner {
 /// The LDAP directory adapter.
 pub struct LdapDirectory {
     inner: Arc<Inner>,
-    rt: tokio::runtime::Runtime,
+    rt: Option<tokio::runtime::Runtime>,
 }
 
 fn tls_config(cfg: &LdapConfig) -> Result<Option<Arc<ClientConfig>>, LookupError> {
@@ -343,7 +343,7 @@ impl LdapDirectory {
             cache: Mutex::new(HashMap::new()),
             stats: LdapStats::default(),
         };
-        Ok(Self { inner: Arc::new(inner), rt })
+        Ok(Self { inner: Arc::new(inner), rt: Some(rt) })
     }
 
     pub fn stats(&self) -> &LdapStats {
@@ -357,7 +357,8 @@ impl LdapDirectory {
         f: impl std::future::Future<Output = Result<T, LookupError>> + Send + 'static,
     ) -> Result<T, LookupError> {
         let (tx, rx) = std::sync::mpsc::channel();
-        self.rt.spawn(async move {
+        let rt = self.rt.as_ref().ok_or_else(|| err("the LDAP runtime has stopped"))?;
+        rt.spawn(async move {
             let _ = tx.send(f.await);
         });
         let limit = self.inner.cfg.timeout * 2 + Duration::from_secs(1);
@@ -393,7 +394,35 @@ impl LdapDirectory {
     }
 }
 
+impl Drop for LdapDirectory {
+    fn drop(&mut self) {
+        // Dropping a runtime from async code panics; let its threads finish on their own.
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
 impl Directory for LdapDirectory {
+    fn ready(&self) -> Result<(), LookupError> {
+        let inner = self.inner.clone();
+        self.run(async move {
+            let (i, mut ldap) = inner.conn().await?;
+            let r = search(&inner, &mut ldap, "", Scope::Base, "(objectClass=*)", &["1.1"]).await.map(drop);
+            if r.is_err() {
+                inner.drop_conn(i).await;
+            }
+            r
+        })
+    }
+
+    fn counters(&self) -> (u64, u64) {
+        (
+            self.inner.stats.lookups.load(Ordering::Relaxed),
+            self.inner.stats.cache_hits.load(Ordering::Relaxed),
+        )
+    }
+
     fn groups(&self, user: &UserName) -> Result<UserGroups, LookupError> {
         let inner = &self.inner;
         inner.stats.lookups.fetch_add(1, Ordering::Relaxed);

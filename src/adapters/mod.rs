@@ -68,11 +68,23 @@ pub enum UserGroups {
 /// Step 3: a user's group memberships.
 pub trait Directory: Send + Sync {
     fn groups(&self, user: &UserName) -> Result<UserGroups, LookupError>;
+    /// For `/readyz`: can the source answer now?
+    fn ready(&self) -> Result<(), LookupError> {
+        Ok(())
+    }
+    /// For `/metrics`: (lookups, cache hits) so far.
+    fn counters(&self) -> (u64, u64) {
+        (0, 0)
+    }
 }
 
 /// Step 4: approved one-off windows for a user (all of them; `decide` picks).
 pub trait Grants: Send + Sync {
     fn grants(&self, user: &UserName, now: DateTime<Utc>) -> Result<Vec<Grant>, LookupError>;
+    /// For `/readyz`: is the store open and answering?
+    fn ready(&self) -> Result<(), LookupError> {
+        Ok(())
+    }
 }
 
 /// A grant to record: validated by `crate::grants` before it reaches a store.

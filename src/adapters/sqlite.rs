@@ -106,6 +106,12 @@ impl SqliteGrants {
 }
 
 impl Grants for SqliteGrants {
+    fn ready(&self) -> Result<(), LookupError> {
+        self.with(|c| {
+            c.query_row("SELECT count(*) FROM grants", [], |r| r.get::<_, i64>(0)).map(drop).map_err(store)
+        })
+    }
+
     fn grants(&self, user: &UserName, _now: DateTime<Utc>) -> Result<Vec<Grant>, LookupError> {
         self.with(|c| {
             let mut st = c

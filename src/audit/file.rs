@@ -460,6 +460,25 @@ impl AuditLog for FileAudit {
     fn append(&self, kind: Kind, entry: Entry) -> Result<Receipt, AuditError> {
         self.submit(kind, entry)
     }
+
+    fn ready(&self) -> Result<(), AuditError> {
+        let running = self.tx.lock().map(|g| g.is_some()).unwrap_or(false)
+            && self.thread.lock().map(|g| g.as_ref().is_some_and(|t| !t.is_finished())).unwrap_or(false);
+        if running {
+            Ok(())
+        } else {
+            Err(AuditError::Unavailable("the audit writer has stopped".into()))
+        }
+    }
+
+    fn counters(&self) -> (u64, u64, f64) {
+        let s = &self.stats;
+        (
+            s.records.load(Ordering::Relaxed),
+            s.syncs.load(Ordering::Relaxed),
+            s.sync_nanos.load(Ordering::Relaxed) as f64 / 1e9,
+        )
+    }
 }
 
 impl Drop for FileAudit {

@@ -44,4 +44,12 @@ impl AuditError {
 /// only once it is durable.
 pub trait AuditLog: Send + Sync {
     fn append(&self, kind: Kind, entry: Entry) -> Result<Receipt, AuditError>;
+    /// For `/readyz`: can a record be written now?
+    fn ready(&self) -> Result<(), AuditError> {
+        Ok(())
+    }
+    /// For `/metrics`: (records, fsyncs, seconds spent in write + fsync).
+    fn counters(&self) -> (u64, u64, f64) {
+        (0, 0, 0.0)
+    }
 }

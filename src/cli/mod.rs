@@ -9,6 +9,7 @@ mod grants;
 mod keys;
 mod metadata;
 mod mint;
+mod serve;
 
 use std::path::PathBuf;
 
@@ -45,6 +46,8 @@ pub enum Command {
     Metadata(metadata::MetadataArgs),
     /// Mint a signed SAML response for one user, instance and region.
     Mint(mint::MintArgs),
+    /// Serve the minting API over mutual TLS (POST /v1/assertions, grants, metadata, metrics).
+    Serve(serve::ServeArgs),
     /// Validate the configuration, keys and data sources; list every problem.
     Check(check::CheckArgs),
     /// Record, list and revoke approved windows (the embedded grants store).
@@ -107,6 +110,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Keys(k) => keys::run(config, k),
         Command::Metadata(a) => metadata::run(config, a),
         Command::Mint(a) => mint::run(config, a),
+        Command::Serve(a) => serve::run(config, a),
         Command::Check(a) => check::run(config, a),
         Command::Audit(a) => audit::run(config, a),
         Command::Grants(a) => grants::run(config, a),

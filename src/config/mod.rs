@@ -10,6 +10,7 @@ pub mod directory;
 pub mod mapping;
 pub mod policy;
 pub mod raw;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -115,6 +116,7 @@ pub struct Config {
     pub audit: Audit,
     /// Longest window a new grant may have, seconds.
     pub grants_max_seconds: i64,
+    pub server: server::Server,
 }
 
 pub const ROLE_ARN_RULE: &str = "must be arn:<partition>:iam::<12-digit account>:role/<name>";
@@ -344,6 +346,7 @@ impl Config {
         }
         let inventory = source(&mut p, "inventory", raw.inventory, base, true);
 
+        let server = server::server(&mut p, raw.server, base);
         let replica = raw.audit.replica.unwrap_or_else(|| "local".into());
         let replica_ok = (1..=64).contains(&replica.len())
             && replica.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.')
@@ -410,6 +413,7 @@ impl Config {
                 inventory,
                 audit,
                 grants_max_seconds: max,
+                server,
             }),
             _ => Err(fail(p)),
         }

@@ -23,6 +23,34 @@ pub struct Raw {
     pub inventory: RawSource,
     #[serde(default)]
     pub audit: RawAudit,
+    #[serde(default)]
+    pub server: RawServer,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub client_ca: Option<String>,
+    /// Generate a development CA, server and client certificate into this directory
+    /// when the files are missing (the embedded default).
+    pub dev_tls_dir: Option<String>,
+    pub request_timeout_ms: Option<i64>,
+    pub shutdown_timeout_seconds: Option<i64>,
+    pub max_body_bytes: Option<i64>,
+    pub workers: Option<i64>,
+    #[serde(default)]
+    pub client: Vec<RawClient>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    /// `cn:<common name>`, `dns:<SAN>`, `uri:<SAN>` or `email:<SAN>` of the client certificate.
+    pub identity: String,
+    pub roles: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -1,0 +1,112 @@
+//! `sesame serve`: the plug-in hop for the access manager, over mutual TLS.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+
+use clap::Args;
+
+use super::{load_config, Failure};
+use crate::app;
+use crate::audit::AuditLog;
+use crate::http::{self, tls, State};
+use crate::tls_dev::{self, DevTls};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Listen here instead of server.listen (e.g. 127.0.0.1:0 for any free port).
+    #[arg(long, value_name = "IP:PORT")]
+    pub listen: Option<String>,
+    /// Development only: plain HTTP, loopback addresses only, every caller has every role.
+    #[arg(long)]
+    pub insecure_dev_http: bool,
+}
+
+fn fail(code: u8) -> impl Fn(String) -> Failure {
+    move |m| Failure::new(code, m)
+}
+
+pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
+    let mut cfg = load_config(config)?;
+    if let Some(l) = &a.listen {
+        cfg.server.listen =
+            l.parse().map_err(|_| Failure::new(2, format!("--listen: must be IP:port (got {l:?})")))?;
+    }
+    if a.insecure_dev_http && !cfg.server.listen.ip().is_loopback() {
+        return Err(Failure::new(2, "--insecure-dev-http: only on a loopback address (127.0.0.1 or ::1)"));
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SESAME_LOG").unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+
+    let now = crate::clock::now();
+    if let Some(dir) = &cfg.server.dev_tls_dir {
+        let set = DevTls::in_dir(dir);
+        if !set.server_cert.exists() && !set.ca_cert.exists() {
+            tls_dev::generate(&set, "demo-access-manager", now, 365).map_err(|e| Failure::new(3, e))?;
+            eprintln!("generated development TLS certificates in {}", dir.display());
+        }
+    }
+    let (material, generated) = app::load_keys(&cfg, now).map_err(|e| Failure::new(3, e))?;
+    if generated {
+        eprintln!("generated a development signing key: {}", cfg.keys.signing_key.display());
+    }
+    let audit: Arc<dyn AuditLog> =
+        Arc::new(app::open_audit(&cfg, &material, now).map_err(|e| Failure::new(3, e))?);
+    let minter = app::minter(&cfg, &material, audit.clone()).map_err(|e| Failure::new(3, e))?;
+    let metadata = app::metadata(&cfg, &material, now).map_err(|e| Failure::new(3, e))?;
+    let tls = if a.insecure_dev_http {
+        None
+    } else {
+        let files = tls::TlsFiles {
+            cert: cfg.server.tls_cert.clone(),
+            key: cfg.server.tls_key.clone(),
+            client_ca: cfg.server.client_ca.clone(),
+        };
+        Some(tls::Reloadable::new(files, audit.clone(), crate::clock::now).map_err(fail(3))?)
+    };
+    let listener = TcpListener::bind(cfg.server.listen)
+        .map_err(|e| Failure::new(3, format!("{}: {e}", cfg.server.listen)))?;
+    let addr = listener.local_addr().map_err(|e| Failure::new(3, e.to_string()))?;
+    let role_account = cfg.aws.role_arn.split(':').nth(4).unwrap_or_default().to_owned();
+    let server_cfg = cfg.server.clone();
+    let state = State {
+        minter,
+        audit: audit.clone(),
+        clients: cfg.server.clients.clone(),
+        metrics: http::metrics::Metrics::default(),
+        metadata,
+        config: cfg,
+        role_account,
+        insecure_dev: a.insecure_dev_http,
+    };
+    let system = actix_web::rt::System::new();
+    let result = system.block_on(async move {
+        let server = http::build(state, listener, tls.as_ref(), &server_cfg)?;
+        if let Some(t) = tls.clone() {
+            actix_web::rt::spawn(async move {
+                let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                else {
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    match t.reload() {
+                        Ok(()) => tracing::info!("reloaded TLS certificates and client CA"),
+                        Err(e) => {
+                            tracing::error!(error = %e, "TLS reload failed; keeping the current certificates")
+                        }
+                    }
+                }
+            });
+        }
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {scheme}://{addr}");
+        let _ = out.flush();
+        drop(out);
+        server.await
+    });
+    // The state (and with it the audit writer) is dropped with the server: the log is sealed.
+    drop(audit);
+    result.map_err(|e| Failure::new(3, format!("server: {e}")))
+}

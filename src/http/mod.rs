@@ -1,0 +1,168 @@
+//! The service edge (`sesame serve`): actix-web over rustls with client certificates.
+//!
+//! - `tls.rs` — TLS 1.2/1.3, client-certificate verification, SIGHUP reload;
+//! - `auth.rs` — certificate identities → roles; turned-away callers are audited;
+//! - `routes.rs` — thin handlers; `error.rs` — the one error → HTTP mapping;
+//! - `metrics.rs` — Prometheus text format.
+//!
+//! Every request gets a request ID (`X-Request-Id`, generated when absent) that is
+//! echoed in the response and kept in audit records. A request without a verified
+//! client certificate is answered 401 by the edge middleware and never reaches a
+//! handler.
+
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpMessage, HttpRequest, HttpResponse, HttpServer, ResponseError};
+
+use crate::audit::AuditLog;
+use crate::config::server::{Client, Server};
+use crate::config::Config;
+use crate::mint::Minter;
+use auth::PeerCert;
+use error::ApiError;
+
+/// Everything the handlers share.
+pub struct State {
+    pub minter: Minter,
+    pub audit: Arc<dyn AuditLog>,
+    pub clients: Vec<Client>,
+    pub metrics: metrics::Metrics,
+    pub metadata: Vec<u8>,
+    pub config: Config,
+    /// The 12-digit account of `aws.role_arn`.
+    pub role_account: String,
+    /// Plain HTTP on loopback for development: every caller has every role.
+    pub insecure_dev: bool,
+}
+
+#[derive(Debug, Clone)]
+struct RequestId(String);
+
+/// The request ID of `req` (set by the edge middleware).
+pub fn request_id(req: &HttpRequest) -> Option<String> {
+    req.extensions().get::<RequestId>().map(|r| r.0.clone())
+}
+
+fn valid_request_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+fn new_request_id() -> String {
+    let n = crate::clock::nonce();
+    format!("req-{}", n.response_id().trim_start_matches("_R").get(..16).unwrap_or_default())
+}
+
+async fn edge(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let started = Instant::now();
+    let rid = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| valid_request_id(s))
+        .map_or_else(new_request_id, str::to_owned);
+    req.extensions_mut().insert(RequestId(rid.clone()));
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<State>>().cloned();
+    let anonymous = req.conn_data::<PeerCert>().is_none() && state.as_ref().is_some_and(|s| !s.insecure_dev);
+    let mut res = if anonymous {
+        let (http, _) = req.parts();
+        let err = match &state {
+            Some(s) => match auth::caller(s, http) {
+                Err(e) => e,
+                Ok(_) => ApiError::new(401, "unauthenticated", "a client certificate is required"),
+            },
+            None => ApiError::new(500, "internal", "no state"),
+        };
+        req.into_response(err.error_response()).map_into_right_body()
+    } else {
+        next.call(req).await?.map_into_left_body()
+    };
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&rid) {
+        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
+    }
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    if let Some(s) = &state {
+        s.metrics.requests.get_or_create(&metrics::RouteStatus { route: route.clone(), status }).inc();
+        s.metrics
+            .latency
+            .get_or_create(&metrics::Route { route: route.clone() })
+            .observe(elapsed.as_secs_f64());
+    }
+    tracing::info!(request_id = %rid, method = %method, route = %route, status, duration_ms = elapsed.as_secs_f64() * 1e3, "request");
+    Ok(res)
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::new(404, "not_found", "no such route"))
+}
+
+fn on_connect(conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
+    use actix_tls::accept::rustls_0_23::TlsStream;
+    if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() {
+        let (_, session) = tls.get_ref();
+        if let Some(cert) = session.peer_certificates().and_then(|c| c.first()) {
+            ext.insert(PeerCert(cert.as_ref().to_vec()));
+        }
+    }
+}
+
+/// Builds the server on an already-bound listener; TLS unless `tls` is `None`
+/// (development HTTP on loopback only — the caller checks).
+pub fn build(
+    state: State,
+    listener: std::net::TcpListener,
+    tls: Option<&Arc<tls::Reloadable>>,
+    cfg: &Server,
+) -> std::io::Result<actix_web::dev::Server> {
+    let data = web::Data::new(state);
+    let limit = cfg.max_body_bytes;
+    let bad = |m: String| -> actix_web::Error { ApiError::new(400, "bad_input", m).into() };
+    let app = move || {
+        let json = web::JsonConfig::default().limit(limit).error_handler(move |e, _| bad(e.to_string()));
+        let query = web::QueryConfig::default().error_handler(move |e, _| bad(e.to_string()));
+        App::new()
+            .app_data(data.clone())
+            .app_data(json)
+            .app_data(query)
+            .wrap(from_fn(edge))
+            .route("/v1/assertions", web::post().to(routes::mint))
+            .route("/v1/grants", web::post().to(routes::add_grant))
+            .route("/v1/grants", web::get().to(routes::list_grants))
+            .route("/v1/grants/{id}", web::delete().to(routes::revoke_grant))
+            .route("/metadata", web::get().to(routes::metadata))
+            .route("/healthz", web::get().to(routes::healthz))
+            .route("/readyz", web::get().to(routes::readyz))
+            .route("/metrics", web::get().to(routes::metrics))
+            .default_service(web::to(not_found))
+    };
+    let mut server = HttpServer::new(app)
+        .on_connect(on_connect)
+        .client_request_timeout(cfg.request_timeout)
+        .shutdown_timeout(cfg.shutdown_timeout.as_secs());
+    if cfg.workers > 0 {
+        server = server.workers(cfg.workers);
+    }
+    let server = match tls {
+        Some(t) => {
+            let sc = t.server_config().map_err(std::io::Error::other)?;
+            server.listen_rustls_0_23(listener, sc)?
+        }
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
+}
