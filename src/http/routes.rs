@@ -218,7 +218,7 @@ pub async fn list_grants(
     let st = state.clone();
     let list = blocking(move || {
         let now = crate::clock::now();
-        let all = store(&st)?.list(user.as_ref()).map_err(|e| crate::adapters::GrantError::Store(e))?;
+        let all = store(&st)?.list(user.as_ref()).map_err(crate::adapters::GrantError::Store)?;
         Ok(all.iter().map(|g| grants::to_json(g, now)).collect::<Vec<_>>())
     })
     .await?;
