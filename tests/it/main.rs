@@ -12,11 +12,13 @@ mod cli; // the sesame binary: demo outcomes, bad input, exit codes
 mod config; // configuration validation names the field and the rule
 mod decide; // table cases and properties of the pure decision core
 mod example_config; // policies/sesame.example.toml is valid
+mod http; // sesame serve end to end over mutual TLS
 mod ids; // user, instance and region syntax
 mod keys; // key generation, permissions, mismatched certificates
 mod ldap; // the LDAP directory against a real OpenLDAP server
 mod metadata; // IdP metadata shape and schema validity
-mod saml_golden; // byte-stable signed responses
+mod saml_golden;
+mod server; // fixture: the real server and HTTPS clients with certificates // byte-stable signed responses
 mod tags; // AWS session-tag rules and numbered names
 mod tidy; // repository rules: module docs, file length, dependency rule
 mod validators; // xmlsec1 and python3-saml accept every response, reject tampered ones
