@@ -17,6 +17,7 @@ mod ids; // user, instance and region syntax
 mod keys; // key generation, permissions, mismatched certificates
 mod ldap; // the LDAP directory against a real OpenLDAP server
 mod metadata; // IdP metadata shape and schema validity
+mod openapi; // docs/openapi.json against real responses
 mod saml_golden;
 mod server; // fixture: the real server and HTTPS clients with certificates // byte-stable signed responses
 mod tags; // AWS session-tag rules and numbered names
