@@ -22,7 +22,9 @@ fn client(dir: &Path) -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&std::fs::read(t.join("ca.crt")).unwrap()).unwrap())
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(t.join("ca.crt")).unwrap()).unwrap(),
+        )
         .identity(reqwest::Identity::from_pem(&pem).unwrap())
         .pool_max_idle_per_host(1)
         .build()
@@ -45,10 +47,8 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--test");
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_sesame"));
     let dir = tempfile::tempdir().unwrap();
-    for p in ["policies"] {
-        let status = Command::new("cp").arg("-r").arg(root().join(p)).arg(dir.path()).status().unwrap();
-        assert!(status.success());
-    }
+    let status = Command::new("cp").arg("-r").arg(root().join("policies")).arg(dir.path()).status().unwrap();
+    assert!(status.success());
     let mut child = Command::new(&bin)
         .current_dir(dir.path())
         .args(["serve", "--listen", "127.0.0.1:0"])
@@ -60,14 +60,18 @@ fn main() {
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let url = format!("{}/v1/assertions", line.trim().strip_prefix("listening on ").unwrap());
-    let body = serde_json::json!({"user": "alice", "instance_id": "i-0123456789abcdef0", "region": "us-east-1"});
+    let body =
+        serde_json::json!({"user": "alice", "instance_id": "i-0123456789abcdef0", "region": "us-east-1"});
     let warm = client(dir.path());
     for _ in 0..50 {
         assert!(warm.post(&url).json(&body).send().unwrap().status().is_success());
     }
     let limit = if quick { None } else { openssl_speed() };
     let per_level = Duration::from_secs(if quick { 0 } else { 8 });
-    println!("| concurrency | requests | req/s | p50 ms | p99 ms | vs openssl speed rsa2048 ({}) |", limit.map_or("n/a".into(), |l| format!("{l:.0}/s")));
+    println!(
+        "| concurrency | requests | req/s | p50 ms | p99 ms | vs openssl speed rsa2048 ({}) |",
+        limit.map_or("n/a".into(), |l| format!("{l:.0}/s"))
+    );
     println!("| --- | --- | --- | --- | --- | --- |");
     for conc in [1usize, 4, 16, 64] {
         let start = Instant::now();
@@ -96,7 +100,12 @@ fn main() {
         let secs = start.elapsed().as_secs_f64();
         let rps = all.len() as f64 / secs;
         let ratio = limit.map_or("n/a".into(), |l| format!("{:.0} %", 100.0 * rps / l));
-        println!("| {conc} | {} | {rps:.0} | {:.2} | {:.2} | {ratio} |", all.len(), pct(&mut all, 0.5), pct(&mut all, 0.99));
+        println!(
+            "| {conc} | {} | {rps:.0} | {:.2} | {:.2} | {ratio} |",
+            all.len(),
+            pct(&mut all, 0.5),
+            pct(&mut all, 0.99)
+        );
     }
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();

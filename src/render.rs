@@ -73,6 +73,17 @@ pub fn minted_json(m: &Minted) -> Value {
     })
 }
 
+/// The page's only script; [`html_csp`] allows exactly this text by its hash.
+pub const AUTO_SUBMIT: &str = "document.forms[0].submit();";
+
+/// Content-Security-Policy for [`html_form`]: no resources, the one script by hash,
+/// and form submission only to the ACS URL.
+pub fn html_csp(acs_url: &str) -> String {
+    use base64::Engine as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(openssl::sha::sha256(AUTO_SUBMIT.as_bytes()));
+    format!("default-src 'none'; script-src 'sha256-{hash}'; form-action {acs_url}; base-uri 'none'; frame-ancestors 'none'")
+}
+
 /// An HTML page that posts SAMLResponse and RelayState to the ACS URL on load.
 /// Every value is attribute-escaped.
 pub fn html_form(m: &Minted) -> String {
@@ -80,13 +91,15 @@ pub fn html_form(m: &Minted) -> String {
     let resp = escape(m.base64());
     let relay = escape(m.relay_state.as_str());
     [
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in to AWS</title></head>\n",
-        "<body onload=\"document.forms[0].submit()\">\n",
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Signing in to AWS</title></head>\n<body>\n",
         &format!("<form method=\"post\" action=\"{acs}\">\n"),
         &format!("<input type=\"hidden\" name=\"SAMLResponse\" value=\"{resp}\">\n"),
         &format!("<input type=\"hidden\" name=\"RelayState\" value=\"{relay}\">\n"),
         "<noscript><p>JavaScript is off: press the button to continue.</p></noscript>\n",
-        "<button type=\"submit\">Continue to AWS</button>\n</form>\n</body></html>\n",
+        "<button type=\"submit\">Continue to AWS</button>\n</form>\n",
+        "<script>",
+        AUTO_SUBMIT,
+        "</script>\n</body></html>\n",
     ]
     .concat()
 }

@@ -58,10 +58,15 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
     let tls = if a.insecure_dev_http {
         None
     } else {
+        let need = |v: &Option<std::path::PathBuf>, k: &str| {
+            v.clone().ok_or_else(|| {
+                Failure::new(2, format!("server.{k}: is required to serve over TLS (or set server.dev_tls_dir for development certificates)"))
+            })
+        };
         let files = tls::TlsFiles {
-            cert: cfg.server.tls_cert.clone(),
-            key: cfg.server.tls_key.clone(),
-            client_ca: cfg.server.client_ca.clone(),
+            cert: need(&cfg.server.tls_cert, "tls_cert")?,
+            key: need(&cfg.server.tls_key, "tls_key")?,
+            client_ca: need(&cfg.server.client_ca, "client_ca")?,
         };
         Some(tls::Reloadable::new(files, audit.clone(), crate::clock::now).map_err(fail(3))?)
     };

@@ -52,9 +52,10 @@ pub struct Client {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
     pub listen: SocketAddr,
-    pub tls_cert: PathBuf,
-    pub tls_key: PathBuf,
-    pub client_ca: PathBuf,
+    /// Required by `sesame serve` (unless --insecure-dev-http), not by other commands.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub client_ca: Option<PathBuf>,
     pub dev_tls_dir: Option<PathBuf>,
     pub request_timeout: Duration,
     pub shutdown_timeout: Duration,
@@ -81,19 +82,16 @@ pub fn server(p: &mut Problems, r: RawServer, base: &Path) -> Server {
         SocketAddr::from(([127, 0, 0, 1], 8443))
     });
     let dev = r.dev_tls_dir.map(|d| base.join(d));
-    let file = |p: &mut Problems, at: &str, v: Option<String>, dev_name: &str| -> PathBuf {
+    let file = |v: Option<String>, dev_name: &str| -> Option<PathBuf> {
         match (v, &dev) {
-            (Some(f), _) => base.join(f),
-            (None, Some(d)) => d.join(dev_name),
-            (None, None) => {
-                p.push(at, "is required (or server.dev_tls_dir for development certificates)");
-                PathBuf::new()
-            }
+            (Some(f), _) => Some(base.join(f)),
+            (None, Some(d)) => Some(d.join(dev_name)),
+            (None, None) => None,
         }
     };
-    let tls_cert = file(p, "server.tls_cert", r.tls_cert, "server.crt");
-    let tls_key = file(p, "server.tls_key", r.tls_key, "server.key");
-    let client_ca = file(p, "server.client_ca", r.client_ca, "ca.crt");
+    let tls_cert = file(r.tls_cert, "server.crt");
+    let tls_key = file(r.tls_key, "server.key");
+    let client_ca = file(r.client_ca, "ca.crt");
     let mut clients = Vec::new();
     for (i, c) in r.client.into_iter().enumerate() {
         let at = format!("server.client[{i}]");

@@ -93,10 +93,7 @@ pub async fn mint(
         return Ok(HttpResponse::Ok()
             .content_type("text/html; charset=utf-8")
             .insert_header(("Cache-Control", "no-store"))
-            .insert_header((
-                "Content-Security-Policy",
-                "default-src 'none'; script-src 'unsafe-inline'; form-action https:",
-            ))
+            .insert_header(("Content-Security-Policy", crate::render::html_csp(&m.acs_url)))
             .body(crate::render::html_form(&m)));
     }
     Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(crate::render::minted_json(&m)))

@@ -128,7 +128,8 @@ fn output_formats() {
     assert!(html.contains(r#"<form method="post" action="https://signin.aws.amazon.com/saml">"#));
     assert!(html.contains(r#"name="SAMLResponse" value=""#));
     assert!(html.contains("session-manager/i-0fedcba9876543210?region=us-east-1"));
-    assert!(html.contains("document.forms[0].submit()"));
+    assert!(html.contains("<script>document.forms[0].submit();</script>"));
+    assert!(!html.contains("onload"), "no inline event handler: the CSP allows the one script by hash");
 }
 
 #[test]

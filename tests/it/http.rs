@@ -44,7 +44,16 @@ fn mints_json_and_the_html_form_for_the_demo() {
         .unwrap();
     assert_eq!(html.status(), StatusCode::OK);
     assert!(html.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let csp = html.headers()["content-security-policy"].to_str().unwrap().to_owned();
     let body = html.text().unwrap();
+    let script = &body[body.find("<script>").unwrap() + 8..body.find("</script>").unwrap()];
+    use base64::Engine as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(openssl::sha::sha256(script.as_bytes()));
+    assert!(csp.contains(&format!("script-src 'sha256-{hash}'")), "{csp}");
+    assert!(
+        csp.contains("form-action https://signin.aws.amazon.com/saml") && !csp.contains("unsafe"),
+        "{csp}"
+    );
     assert!(
         body.contains(r#"action="https://signin.aws.amazon.com/saml""#)
             && body.contains("name=\"SAMLResponse\"")
