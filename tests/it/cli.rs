@@ -219,3 +219,93 @@ fn sesame_config_env_var_is_honoured() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(&env.path.display().to_string()), "{text}");
 }
+
+#[test]
+fn grants_cli_adds_lists_revokes_and_imports_with_audit() {
+    let env = temp_config("", &[]);
+    let text = std::fs::read_to_string(&env.path).unwrap();
+    let db = env.dir.path().join("g.db").display().to_string();
+    let a = text.find("[grants]").unwrap();
+    let b = a + text[a..].find("\n[inventory]").unwrap();
+    std::fs::write(
+        &env.path,
+        format!("{}[grants]\nkind = \"sqlite\"\nfile = {db:?}\n{}", &text[..a], &text[b..]),
+    )
+    .unwrap();
+    let run =
+        |args: &[&str]| sesame().arg("--config").arg(&env.path).arg("grants").args(args).output().unwrap();
+    let add = run(&[
+        "add",
+        "--user",
+        "carol",
+        "--group",
+        "pam-webserver",
+        "--duration",
+        "3600",
+        "--ticket",
+        "INC-1",
+        "--approver",
+        "dana",
+    ]);
+    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    let g: Value = serde_json::from_slice(&add.stdout).unwrap();
+    assert_eq!(g["status"], "active");
+    let dup = run(&[
+        "add",
+        "--user",
+        "carol",
+        "--group",
+        "pam-webserver",
+        "--duration",
+        "60",
+        "--ticket",
+        "INC-2",
+        "--approver",
+        "dana",
+    ]);
+    assert_eq!(dup.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("grant_overlaps"));
+    let long = run(&[
+        "add",
+        "--user",
+        "bob",
+        "--group",
+        "pam-webserver",
+        "--duration",
+        "9999999",
+        "--ticket",
+        "X",
+        "--approver",
+        "d",
+    ]);
+    assert!(String::from_utf8_lossy(&long.stderr).contains("grants.max_seconds"));
+    let id = g["id"].to_string();
+    assert!(run(&["revoke", &id]).status.success());
+    let file = env.dir.path().join("import.toml");
+    std::fs::write(&file, "[[grant]]\nuser = \"bob\"\ngroup = \"pam-payments\"\nstart = \"2026-01-01T00:00:00Z\"\nend = \"2026-01-02T00:00:00Z\"\nticket = \"OLD\"\napprover = \"x\"\n").unwrap();
+    let imp = run(&["import", file.to_str().unwrap()]);
+    assert!(imp.status.success(), "{}", String::from_utf8_lossy(&imp.stderr));
+    let list = String::from_utf8(run(&["list"]).stdout).unwrap();
+    let statuses: Vec<String> = list
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["status"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(statuses, vec!["revoked", "expired"]);
+    let recs: Vec<Value> = sesame::audit::file::log_files(&env.dir.path().join("audit"), "local")
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect();
+    let outcomes: Vec<&str> =
+        recs.iter().filter(|r| r["kind"] == "grant").filter_map(|r| r["outcome"].as_str()).collect();
+    assert_eq!(
+        outcomes,
+        vec!["grant_added", "grant_refused", "grant_refused", "grant_revoked", "grant_added"]
+    );
+}

@@ -344,3 +344,25 @@ fn readiness_fails_when_the_directory_is_down() {
     assert_eq!(m.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(m.json::<Value>().unwrap()["error"]["code"], "directory_unavailable");
 }
+
+#[test]
+fn plain_http_is_refused_off_loopback_and_served_on_it_only_with_the_flag() {
+    let env = crate::common::temp_config("", &[]);
+    let out = crate::common::sesame()
+        .arg("--config")
+        .arg(&env.path)
+        .args(["serve", "--insecure-dev-http", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only on a loopback address"));
+    let tls_dir = env.dir.path().join("tls");
+    let s = crate::server::spawn(env, tls_dir, &["--insecure-dev-http", "--listen", "127.0.0.1:0"]);
+    assert!(s.url.starts_with("http://127.0.0.1:"));
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/assertions", s.url))
+        .json(&mint_body("alice", WEB))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
