@@ -26,6 +26,7 @@ pub mod config;
 pub mod core;
 pub mod grants;
 pub mod http;
+pub mod iam;
 pub mod keys;
 pub mod mint;
 pub mod render;

@@ -9,6 +9,7 @@ mod grants;
 mod keys;
 mod metadata;
 mod mint;
+mod policy;
 mod serve;
 
 use std::path::PathBuf;
@@ -46,6 +47,8 @@ pub enum Command {
     Metadata(metadata::MetadataArgs),
     /// Mint a signed SAML response for one user, instance and region.
     Mint(mint::MintArgs),
+    /// Write the IAM permission and trust policies (and CloudFormation / Terraform).
+    Policy(policy::PolicyArgs),
     /// Serve the minting API over mutual TLS (POST /v1/assertions, grants, metadata, metrics).
     Serve(serve::ServeArgs),
     /// Validate the configuration, keys and data sources; list every problem.
@@ -111,6 +114,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Metadata(a) => metadata::run(config, a),
         Command::Mint(a) => mint::run(config, a),
         Command::Serve(a) => serve::run(config, a),
+        Command::Policy(a) => policy::run(config, a),
         Command::Check(a) => check::run(config, a),
         Command::Audit(a) => audit::run(config, a),
         Command::Grants(a) => grants::run(config, a),

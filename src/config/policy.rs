@@ -61,6 +61,14 @@ pub fn mapping(
         None => DEFAULT_COLUMNS.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect(),
     };
     for (i, (ec2, principal)) in raw_cols.iter().enumerate() {
+        for (field, v) in [("ec2_key", ec2), ("principal", principal)] {
+            if v.trim() != v {
+                p.push(
+                    format!("{file}: tags[{i}].{field}"),
+                    format!("{v:?} has leading or trailing whitespace: a condition key would never match"),
+                );
+            }
+        }
         let e = TagKey::parse("ec2_key", ec2);
         let q = TagKey::parse("principal", principal);
         match (e, q) {

@@ -13,6 +13,7 @@ mod config; // configuration validation names the field and the rule
 mod decide; // table cases and properties of the pure decision core
 mod example_config; // policies/sesame.example.toml is valid
 mod http; // sesame serve end to end over mutual TLS
+mod iam; // IAM policies match what the minter emits; sizes and splitting
 mod ids; // user, instance and region syntax
 mod keys; // key generation, permissions, mismatched certificates
 mod ldap; // the LDAP directory against a real OpenLDAP server
