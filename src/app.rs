@@ -167,6 +167,14 @@ pub fn open_audit(
     Ok(FileAudit::open(cfg, &crate::saml::saml_time(now))?)
 }
 
+/// The signing state for `material`: the key parsed once into libxmlsec1.
+pub fn signing(config: &Config, material: &SigningMaterial) -> Result<crate::mint::Signing, SetupError> {
+    Ok(crate::mint::Signing {
+        params: Minter::params(config, &material.cert_der),
+        signer: Signer::new(&material.key_pem)?,
+    })
+}
+
 /// Assembles a minter: parses the key into libxmlsec1 once and opens every adapter.
 pub fn minter(
     config: &Config,
@@ -175,11 +183,10 @@ pub fn minter(
 ) -> Result<Minter, SetupError> {
     let (grants, grant_store) = open_grants(config, audit.as_ref(), crate::clock::now())?;
     Ok(Minter {
-        params: Minter::params(config, &material.cert_der),
+        signing: std::sync::RwLock::new(Arc::new(signing(config, material)?)),
         policy: config.policy.clone(),
         mapping: config.mapping.clone(),
         console_url: config.aws.console_url.clone(),
-        signer: Signer::new(&material.key_pem)?,
         directory: directory(&config.directory)?,
         grants,
         grant_store,
@@ -200,7 +207,8 @@ pub fn metadata(
     now: DateTime<Utc>,
 ) -> Result<Vec<u8>, SetupError> {
     let mut certs_b64 = vec![b64(&material.cert_der)];
-    for path in &config.keys.publish_certs {
+    let slots = crate::rotation::Slots::of(&config.keys.signing_key, &config.keys.signing_cert);
+    for path in slots.published().iter().chain(&config.keys.publish_certs) {
         let der = keys::load_cert(path)?.to_der().map_err(KeyError::from)?;
         let s = b64(&der);
         if !certs_b64.contains(&s) {
@@ -221,6 +229,9 @@ pub fn metadata(
 pub fn known_certs(config: &Config) -> Result<Vec<(String, openssl::x509::X509)>, SetupError> {
     let mut paths = vec![config.keys.signing_cert.clone(), config.audit.checkpoint_cert.clone()];
     paths.extend(config.keys.publish_certs.iter().cloned());
+    let slots = crate::rotation::Slots::of(&config.keys.signing_key, &config.keys.signing_cert);
+    paths.extend(slots.published());
+    paths.extend(slots.retired());
     let mut out: Vec<(String, openssl::x509::X509)> = Vec::new();
     for p in paths {
         if !p.exists() {

@@ -30,5 +30,6 @@ pub mod iam;
 pub mod keys;
 pub mod mint;
 pub mod render;
+pub mod rotation;
 pub mod saml;
 pub mod tls_dev;

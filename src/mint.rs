@@ -93,13 +93,19 @@ impl Minted {
     }
 }
 
+/// The signing key (parsed once into libxmlsec1) and the Response parameters that
+/// name its certificate; swapped as a whole when the key is rotated.
+pub struct Signing {
+    pub params: ResponseParams,
+    pub signer: Signer,
+}
+
 /// Everything one mint needs, built once at start-up.
 pub struct Minter {
-    pub params: ResponseParams,
+    pub signing: std::sync::RwLock<std::sync::Arc<Signing>>,
     pub policy: Policy,
     pub mapping: Mapping,
     pub console_url: String,
-    pub signer: Signer,
     pub directory: Box<dyn Directory>,
     pub grants: std::sync::Arc<dyn Grants>,
     /// The same grants source when it can record grants (the embedded SQLite store).
@@ -121,6 +127,19 @@ impl Minter {
             role_value: format!("{},{}", config.aws.role_arn, config.aws.provider_arn),
             cert_b64: base64::engine::general_purpose::STANDARD.encode(cert_der),
             sign_response: config.idp.sign_response,
+        }
+    }
+
+    /// The current signing state (a cheap `Arc` clone).
+    pub fn signing(&self) -> Result<std::sync::Arc<Signing>, MintError> {
+        self.signing.read().map(|g| g.clone()).map_err(|_| MintError::Sign(SignError::KeyLoad))
+    }
+
+    /// Replaces the signing key and certificate (key rotation, SIGHUP); requests in
+    /// flight finish with the key they started with.
+    pub fn replace_signing(&self, s: Signing) {
+        if let Ok(mut g) = self.signing.write() {
+            *g = std::sync::Arc::new(s);
         }
     }
 
@@ -223,10 +242,11 @@ impl Minter {
             return Err(MintError::Refused(Box::new(decision)));
         }
         // 7. mint: build, then sign
-        let unsigned = build_response(&self.params, &req, &decision, nonce)?;
+        let signing = self.signing()?;
+        let unsigned = build_response(&signing.params, &req, &decision, nonce)?;
         let targets =
-            if self.params.sign_response { Targets::AssertionThenResponse } else { Targets::Assertion };
-        let xml = self.signer.sign(&unsigned, targets)?;
+            if signing.params.sign_response { Targets::AssertionThenResponse } else { Targets::Assertion };
+        let xml = signing.signer.sign(&unsigned, targets)?;
         entry.outcome = Some(outcome(&decision).to_owned());
         entry.assertion_id = Some(nonce.assertion_id());
         entry.response_id = Some(nonce.response_id());
@@ -241,7 +261,7 @@ impl Minter {
             response_id: nonce.response_id(),
             assertion_id: nonce.assertion_id(),
             relay_state: self.relay_state(&req),
-            acs_url: self.params.acs_url.clone(),
+            acs_url: signing.params.acs_url.clone(),
             request: req,
             decision,
             receipt: Receipt { seq: 0, hash: String::new() },

@@ -13,6 +13,9 @@ use crate::config::{directory, Config, Source};
 use crate::core::UserName;
 use crate::keys;
 
+/// `check` warns when the signing certificate expires within this many days.
+pub const EXPIRY_WARNING_DAYS: i32 = 30;
+
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// Also resolve this user in the directory: groups found and the tag sets they map to.
@@ -91,12 +94,30 @@ pub fn run(config: Option<&Path>, a: CheckArgs) -> Result<(), Failure> {
         println!("keys: {} will be generated on first use (development key)", k.signing_key.display());
     } else {
         match keys::load(&k.signing_key, &k.signing_cert) {
-            Ok(m) => println!(
-                "keys: {} ({}-bit RSA) matches {} — ok",
-                k.signing_key.display(),
-                m.key.bits(),
-                k.signing_cert.display()
-            ),
+            Ok(m) => {
+                println!(
+                    "keys: {} ({}-bit RSA) matches {} — ok",
+                    k.signing_key.display(),
+                    m.key.bits(),
+                    k.signing_cert.display()
+                );
+                match crate::rotation::days_left(&m.cert, crate::clock::now()) {
+                    Ok(d) if d < 0 => problems.push(format!("{}: the signing certificate expired {} days ago", k.signing_cert.display(), -d)),
+                    Ok(d) if d < EXPIRY_WARNING_DAYS => println!(
+                        "warning: {}: the signing certificate expires in {d} days; rotate now (`sesame keys rotate`, see README)",
+                        k.signing_cert.display()
+                    ),
+                    Ok(d) => println!("  certificate valid for {d} more days"),
+                    Err(e) => problems.push(e.to_string()),
+                }
+                let slots = crate::rotation::Slots::of(&k.signing_key, &k.signing_cert);
+                if slots.next_key.exists() {
+                    println!(
+                        "  rotation: a next key is published ({}); promote it once IAM has the metadata",
+                        slots.next_key.display()
+                    );
+                }
+            }
             Err(e) => problems.push(e.to_string()),
         }
     }

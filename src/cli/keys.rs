@@ -11,6 +11,26 @@ use crate::keys::{generate, GenerateSpec};
 pub enum KeysCommand {
     /// Generate an RSA key and a self-signed X.509 certificate for signing assertions.
     Generate(GenerateArgs),
+    /// Rotation step 1: create the next key (<key>.next); metadata then publishes it.
+    Rotate(RotateArgs),
+    /// Rotation step 2, after IAM has the new metadata: the next key signs from now on
+    /// (SIGHUP a running server); the old one stays published as <cert>.previous.
+    Promote,
+    /// Rotation step 3, after the longest session has ended: delete the previous key,
+    /// keep its certificate as <cert>.retired-<time> for auditors.
+    Retire,
+    /// Show every key slot with its certificate fingerprint and expiry.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// RSA key size in bits: 2048, 3072 or 4096.
+    #[arg(long, default_value_t = 2048, value_parser = parse_bits)]
+    pub bits: u32,
+    /// Certificate validity in days (1-3650).
+    #[arg(long, default_value_t = 730, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
 }
 
 #[derive(Debug, Args)]
@@ -42,8 +62,55 @@ fn parse_bits(s: &str) -> Result<u32, String> {
     }
 }
 
+fn slot_line(name: &str, cert: &Path) {
+    match crate::keys::load_cert(cert) {
+        Ok(c) => {
+            let fp =
+                c.to_der().map(|d| crate::audit::chain::hex(&openssl::sha::sha256(&d))).unwrap_or_default();
+            let left = crate::rotation::days_left(&c, crate::clock::now())
+                .map(|d| format!("{d} days left"))
+                .unwrap_or_default();
+            println!("{name:9} {} sha256:{} ({left})", cert.display(), fp.get(..16).unwrap_or_default());
+        }
+        Err(_) => println!("{name:9} {} (none)", cert.display()),
+    }
+}
+
 pub fn run(config: Option<&Path>, cmd: KeysCommand) -> Result<(), Failure> {
-    let KeysCommand::Generate(a) = cmd;
+    let a = match cmd {
+        KeysCommand::Generate(a) => a,
+        other => {
+            let cfg = load_config(config)?;
+            let slots = crate::rotation::Slots::of(&cfg.keys.signing_key, &cfg.keys.signing_cert);
+            let now = crate::clock::now();
+            match other {
+                KeysCommand::Rotate(r) => {
+                    crate::rotation::rotate(&slots, r.bits, r.days, now).map_err(|e| Failure::new(3, e))?;
+                    println!("next key {} created; publish the metadata (`sesame metadata`) to IAM, then `sesame keys promote`", slots.next_key.display());
+                }
+                KeysCommand::Promote => {
+                    crate::rotation::promote(&slots).map_err(|e| Failure::new(3, e))?;
+                    println!("the next key now signs; SIGHUP a running `sesame serve`; retire the previous key after the longest session has ended");
+                }
+                KeysCommand::Retire => {
+                    let kept = crate::rotation::retire(&slots, now).map_err(|e| Failure::new(3, e))?;
+                    println!(
+                        "previous key deleted; its certificate is kept as {}; publish the metadata again",
+                        kept.display()
+                    );
+                }
+                KeysCommand::Status | KeysCommand::Generate(_) => {
+                    slot_line("current", &slots.cert);
+                    slot_line("next", &slots.next_cert);
+                    slot_line("previous", &slots.previous_cert);
+                    for r in slots.retired() {
+                        slot_line("retired", &r);
+                    }
+                }
+            }
+            return Ok(());
+        }
+    };
     let (key_path, cert_path) = match (a.key, a.cert) {
         (Some(k), Some(c)) => (k, c),
         (k, c) => {

@@ -27,6 +27,20 @@ fn fail(code: u8) -> impl Fn(String) -> Failure {
     move |m| Failure::new(code, m)
 }
 
+/// SIGHUP: load the (possibly rotated) signing key and certificate, swap them in, and
+/// republish the metadata. On any error the current key stays.
+fn reload_signing(st: &State) -> Result<(), String> {
+    let now = crate::clock::now();
+    let (material, _) = app::load_keys(&st.config, now).map_err(|e| e.to_string())?;
+    let signing = app::signing(&st.config, &material).map_err(|e| e.to_string())?;
+    let metadata = app::metadata(&st.config, &material, now).map_err(|e| e.to_string())?;
+    st.minter.replace_signing(signing);
+    if let Ok(mut m) = st.metadata.write() {
+        *m = metadata;
+    }
+    Ok(())
+}
+
 pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
     let mut cfg = load_config(config)?;
     if let Some(l) = &a.listen {
@@ -80,21 +94,22 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
         audit: audit.clone(),
         clients: cfg.server.clients.clone(),
         metrics: http::metrics::Metrics::default(),
-        metadata,
+        metadata: std::sync::RwLock::new(metadata),
         config: cfg,
         role_account,
         insecure_dev: a.insecure_dev_http,
     };
     let system = actix_web::rt::System::new();
+    let state = actix_web::web::Data::new(state);
     let result = system.block_on(async move {
-        let server = http::build(state, listener, tls.as_ref(), &server_cfg)?;
-        if let Some(t) = tls.clone() {
-            actix_web::rt::spawn(async move {
-                let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                else {
-                    return;
-                };
-                while hup.recv().await.is_some() {
+        let server = http::build(state.clone(), listener, tls.as_ref(), &server_cfg)?;
+        let tls_for_hup = tls.clone();
+        actix_web::rt::spawn(async move {
+            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+                return;
+            };
+            while hup.recv().await.is_some() {
+                if let Some(t) = &tls_for_hup {
                     match t.reload() {
                         Ok(()) => tracing::info!("reloaded TLS certificates and client CA"),
                         Err(e) => {
@@ -102,8 +117,16 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
                         }
                     }
                 }
-            });
-        }
+                let st = state.clone();
+                match actix_web::web::block(move || reload_signing(&st)).await {
+                    Ok(Ok(())) => tracing::info!("reloaded the signing key and metadata"),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "signing key reload failed; keeping the current key")
+                    }
+                    Err(e) => tracing::error!(error = %e, "signing key reload did not run"),
+                }
+            }
+        });
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {scheme}://{addr}");

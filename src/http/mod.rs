@@ -37,7 +37,7 @@ pub struct State {
     pub audit: Arc<dyn AuditLog>,
     pub clients: Vec<Client>,
     pub metrics: metrics::Metrics,
-    pub metadata: Vec<u8>,
+    pub metadata: std::sync::RwLock<Vec<u8>>,
     pub config: Config,
     /// The 12-digit account of `aws.role_arn`.
     pub role_account: String,
@@ -124,12 +124,11 @@ fn on_connect(conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
 /// Builds the server on an already-bound listener; TLS unless `tls` is `None`
 /// (development HTTP on loopback only — the caller checks).
 pub fn build(
-    state: State,
+    data: web::Data<State>,
     listener: std::net::TcpListener,
     tls: Option<&Arc<tls::Reloadable>>,
     cfg: &Server,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let data = web::Data::new(state);
     let limit = cfg.max_body_bytes;
     let bad = |m: String| -> actix_web::Error { ApiError::new(400, "bad_input", m).into() };
     let app = move || {

@@ -102,7 +102,9 @@ pub async fn mint(
 /// Any authenticated caller: the IdP metadata for IAM.
 pub async fn metadata(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     require(&state, &req, &[])?;
-    Ok(HttpResponse::Ok().content_type("application/samlmetadata+xml").body(state.metadata.clone()))
+    Ok(HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml")
+        .body(state.metadata.read().map(|m| m.clone()).unwrap_or_default()))
 }
 
 /// Any authenticated caller: the process is alive.

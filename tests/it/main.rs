@@ -19,6 +19,7 @@ mod keys; // key generation, permissions, mismatched certificates
 mod ldap; // the LDAP directory against a real OpenLDAP server
 mod metadata; // IdP metadata shape and schema validity
 mod openapi; // docs/openapi.json against real responses
+mod rotation; // key rotation without downtime, expiry warnings
 mod saml_golden;
 mod server; // fixture: the real server and HTTPS clients with certificates // byte-stable signed responses
 mod tags; // AWS session-tag rules and numbered names
