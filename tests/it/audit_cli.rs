@@ -100,17 +100,7 @@ fn show_refuses_a_valid_response_that_was_never_recorded() {
 
 fn audit_lines(env: &TempConfig) -> Vec<Value> {
     let dir = env.dir.path().join("audit");
-    sesame::audit::file::log_files(&dir, "local")
-        .unwrap()
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Value>>()
-        })
-        .collect()
+    crate::common::audit_json(&dir)
 }
 
 /// xorshift for kill delays; seeded per run and printed so a failure can be replayed.

@@ -291,17 +291,7 @@ fn grants_cli_adds_lists_revokes_and_imports_with_audit() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap()["status"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(statuses, vec!["revoked", "expired"]);
-    let recs: Vec<Value> = sesame::audit::file::log_files(&env.dir.path().join("audit"), "local")
-        .unwrap()
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Value>>()
-        })
-        .collect();
+    let recs: Vec<Value> = crate::common::audit_json(&env.dir.path().join("audit"));
     let outcomes: Vec<&str> =
         recs.iter().filter(|r| r["kind"] == "grant").filter_map(|r| r["outcome"].as_str()).collect();
     assert_eq!(

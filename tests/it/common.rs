@@ -285,3 +285,18 @@ pub fn wide_config(n: usize) -> TempConfig {
         ],
     )
 }
+
+/// Every record of the `local` chain in `dir`, as JSON, in order.
+pub fn audit_json(dir: &Path) -> Vec<serde_json::Value> {
+    sesame::audit::file::log_files(dir, "local")
+        .unwrap()
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}

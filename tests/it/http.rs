@@ -9,17 +9,7 @@ use crate::server::{anonymous, client, mint_body, start, start_with};
 const WEB: &str = "i-0123456789abcdef0";
 
 fn audit_records(s: &crate::server::Server) -> Vec<Value> {
-    sesame::audit::file::log_files(&s.audit_dir(), "local")
-        .unwrap()
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Value>>()
-        })
-        .collect()
+    crate::common::audit_json(&s.audit_dir())
 }
 
 #[test]
@@ -256,17 +246,7 @@ fn hundreds_of_concurrent_mints_each_have_their_record() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let recs: Vec<Value> = sesame::audit::file::log_files(&audit_dir, "local")
-        .unwrap()
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Value>>()
-        })
-        .collect();
+    let recs: Vec<Value> = crate::common::audit_json(&audit_dir);
     let minted: std::collections::HashSet<&str> =
         recs.iter().filter(|r| r["outcome"] == "minted").filter_map(|r| r["assertion_id"].as_str()).collect();
     assert_eq!(minted.len(), 300, "record count equals responses received");
@@ -324,15 +304,7 @@ fn metrics_and_metadata_are_served() {
 
 #[test]
 fn readiness_fails_when_the_directory_is_down() {
-    let s = start_with("", |t| {
-        let a = t.find("[directory]").unwrap();
-        let b = a + t[a..].find("\n[").unwrap();
-        format!(
-            "{}[directory]\nkind = \"ldap\"\nurl = \"ldap://127.0.0.1:1\"\nallow_plaintext = true\nbind_dn = \"cn=x\"\nbind_password_env = \"HOME\"\nuser_base = \"dc=x\"\ntimeout_ms = 300\n{}",
-            &t[..a],
-            &t[b..]
-        )
-    });
+    let s = start_with("", crate::server::dead_directory);
     let c = s.client();
     let r = c.get(format!("{}/readyz", s.url)).send().unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);

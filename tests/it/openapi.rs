@@ -117,11 +117,7 @@ fn real_responses_match_the_document() {
     check(&spec, "/metrics", "get", c.get(u("/metrics")).send().unwrap());
     check(&spec, "/metrics", "get", s.client_as("nobody").get(u("/metrics")).send().unwrap());
     drop(s);
-    let down = start_with("", |t| {
-        let a = t.find("[directory]").unwrap();
-        let b = a + t[a..].find("\n[").unwrap();
-        format!("{}[directory]\nkind = \"ldap\"\nurl = \"ldap://127.0.0.1:1\"\nallow_plaintext = true\nbind_dn = \"cn=x\"\nbind_password_env = \"HOME\"\nuser_base = \"dc=x\"\ntimeout_ms = 300\n{}", &t[..a], &t[b..])
-    });
+    let down = start_with("", crate::server::dead_directory);
     let c = down.client();
     check(&spec, "/readyz", "get", c.get(format!("{}/readyz", down.url)).send().unwrap());
     check(

@@ -134,3 +134,14 @@ pub fn spawn(env: TempConfig, tls_dir: PathBuf, args: &[&str]) -> Server {
 pub fn mint_body(user: &str, instance: &str) -> serde_json::Value {
     serde_json::json!({"user": user, "instance_id": instance, "region": "us-east-1"})
 }
+
+/// Rewrites a configuration so its directory is LDAP on a port where nothing listens.
+pub fn dead_directory(t: String) -> String {
+    let a = t.find("[directory]").unwrap();
+    let b = a + t[a..].find("\n[").unwrap();
+    format!(
+        "{}[directory]\nkind = \"ldap\"\nurl = \"ldap://127.0.0.1:1\"\nallow_plaintext = true\nbind_dn = \"cn=x\"\nbind_password_env = \"HOME\"\nuser_base = \"dc=x\"\ntimeout_ms = 300\n{}",
+        &t[..a],
+        &t[b..]
+    )
+}
