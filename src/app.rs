@@ -169,10 +169,11 @@ pub fn open_audit(
 
 /// The signing state for `material`: the key parsed once into libxmlsec1.
 pub fn signing(config: &Config, material: &SigningMaterial) -> Result<crate::mint::Signing, SetupError> {
-    Ok(crate::mint::Signing {
-        params: Minter::params(config, &material.cert_der),
-        signer: Signer::new(&material.key_pem)?,
-    })
+    let mut params = Minter::params(config, &material.cert_der);
+    if let Some(path) = &config.aws.encryption_cert {
+        params.encrypt_to = Some(keys::load_cert(path)?.to_pem().map_err(KeyError::from)?);
+    }
+    Ok(crate::mint::Signing { params, signer: Signer::new(&material.key_pem)? })
 }
 
 /// Assembles a minter: parses the key into libxmlsec1 once and opens every adapter.

@@ -127,6 +127,7 @@ impl Minter {
             role_value: format!("{},{}", config.aws.role_arn, config.aws.provider_arn),
             cert_b64: base64::engine::general_purpose::STANDARD.encode(cert_der),
             sign_response: config.idp.sign_response,
+            encrypt_to: None,
         }
     }
 
@@ -246,7 +247,7 @@ impl Minter {
         let unsigned = build_response(&signing.params, &req, &decision, nonce)?;
         let targets =
             if signing.params.sign_response { Targets::AssertionThenResponse } else { Targets::Assertion };
-        let xml = signing.signer.sign(&unsigned, targets)?;
+        let xml = signing.signer.sign_encrypt(&unsigned, targets, signing.params.encrypt_to.as_deref())?;
         entry.outcome = Some(outcome(&decision).to_owned());
         entry.assertion_id = Some(nonce.assertion_id());
         entry.response_id = Some(nonce.response_id());

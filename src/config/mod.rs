@@ -65,6 +65,8 @@ pub struct Aws {
     pub acs_url: String,
     pub audience: String,
     pub console_url: String,
+    /// The IAM SAML provider's encryption certificate: assertions are encrypted to it.
+    pub encryption_cert: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -280,6 +282,23 @@ impl Config {
         if !["urn:amazon:webservices", "https://signin.aws.amazon.com/saml"].contains(&audience.as_str()) {
             p.push("aws.audience", format!("must be \"urn:amazon:webservices\" or \"https://signin.aws.amazon.com/saml\" (got {audience:?})"));
         }
+        let encryption_cert = raw.aws.encryption_cert.map(|c| base.join(c));
+        if let Some(c) = &encryption_cert {
+            if !c.exists() {
+                p.push("aws.encryption_cert", format!("{} does not exist", c.display()));
+            }
+            let acs_ok = acs_url
+                .strip_prefix("https://")
+                .and_then(|r| r.split_once("/saml/acs/"))
+                .is_some_and(|(host, id)| {
+                    host.ends_with("signin.aws.amazon.com")
+                        && !id.is_empty()
+                        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                });
+            if !acs_ok {
+                p.push("aws.acs_url", "with aws.encryption_cert the ACS URL must be the provider's https://signin.aws.amazon.com/saml/acs/<IdP-ID>");
+            }
+        }
         let console_url = raw.aws.console_url.unwrap_or_else(|| "https://console.aws.amazon.com".into());
         https_url(&mut p, "aws.console_url", &console_url);
         let role_max_session = seconds(
@@ -399,7 +418,7 @@ impl Config {
                     sign_response: raw.idp.sign_response.unwrap_or(false),
                     metadata_valid_days,
                 },
-                aws: Aws { role_arn, provider_arn, acs_url, audience, console_url },
+                aws: Aws { role_arn, provider_arn, acs_url, audience, console_url, encryption_cert },
                 keys,
                 policy: Policy {
                     spec: mapping.spec.clone(),

@@ -85,6 +85,7 @@ pub struct RawAws {
     pub role_max_session_seconds: Option<i64>,
     pub below_floor: Option<String>,
     pub console_url: Option<String>,
+    pub encryption_cert: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

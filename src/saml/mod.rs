@@ -4,6 +4,7 @@
 //! Invariant: no policy decision is made here; every value written was validated
 //! before (core types) or is a constant of the protocol.
 
+pub mod encrypt;
 pub mod metadata;
 pub mod response;
 pub mod sign;

@@ -22,6 +22,8 @@ pub struct ResponseParams {
     /// Base64 DER of the signing certificate, placed in KeyInfo.
     pub cert_b64: String,
     pub sign_response: bool,
+    /// PEM certificate of the IAM SAML provider: when set, the Assertion is encrypted to it.
+    pub encrypt_to: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -29,12 +29,15 @@ pub enum SignError {
     TooLarge,
     #[error("the signature does not verify: {0}")]
     Invalid(&'static str),
+    #[error("cannot encrypt the assertion: {0}")]
+    Encrypt(&'static str),
 }
 
 impl SignError {
     pub fn code(&self) -> &'static str {
         match self {
             SignError::Invalid(_) => "signature_invalid",
+            SignError::Encrypt(_) => "encryption_failed",
             _ => "signing_failed",
         }
     }
@@ -242,6 +245,17 @@ impl Signer {
     /// Parses `xml`, fills the signature template(s) and returns the signed document.
     /// The Assertion is signed first, so a Response signature covers the signed Assertion.
     pub fn sign(&self, xml: &[u8], targets: Targets) -> Result<Vec<u8>, SignError> {
+        self.sign_encrypt(xml, targets, None)
+    }
+
+    /// As [`Signer::sign`]; with `encrypt_to` (a PEM certificate) the signed Assertion is
+    /// then encrypted to it, before the Response is signed.
+    pub fn sign_encrypt(
+        &self,
+        xml: &[u8],
+        targets: Targets,
+        encrypt_to: Option<&[u8]>,
+    ) -> Result<Vec<u8>, SignError> {
         let doc = parse(xml)?;
         // SAFETY: every pointer below is either checked for null or comes from libxml2
         // for this live document; static strings are NUL-terminated.
@@ -263,6 +277,9 @@ impl Signer {
                 return Err(SignError::MissingNode("ds:Signature in the Assertion"));
             }
             self.sign_node(a_sig)?;
+            if let Some(cert) = encrypt_to {
+                super::encrypt::encrypt_assertion(doc.0, root, assertion, cert)?;
+            }
             if targets == Targets::AssertionThenResponse {
                 let r_sig = x::xmlSecFindChild(root, sig_name, dsig);
                 if r_sig.is_null() {

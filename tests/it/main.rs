@@ -11,6 +11,7 @@ mod audit_verify; // verify names each kind of tampering; common tools agree
 mod cli; // the sesame binary: demo outcomes, bad input, exit codes
 mod config; // configuration validation names the field and the rule
 mod decide; // table cases and properties of the pure decision core
+mod encryption; // encrypted assertions, decrypted by xmlsec1
 mod example_config; // policies/sesame.example.toml is valid
 mod http; // sesame serve end to end over mutual TLS
 mod iam; // IAM policies match what the minter emits; sizes and splitting

