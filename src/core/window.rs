@@ -288,6 +288,9 @@ impl AccessRule {
             None => return Vec::new(),
         };
         let g = if self.requires_grant { intersect(&merge(grants.to_vec()), &all) } else { all.clone() };
+        if g.is_empty() {
+            return g; // nothing to intersect: skip expanding the schedule
+        }
         match &self.schedule {
             Some(s) => intersect(&g, &s.intervals(from, to)),
             None => g,
