@@ -189,3 +189,19 @@ fn a_trailing_space_in_a_tag_key_is_a_configuration_error() {
     let e = sesame::config::Config::from_toml(&text, "t", &root()).unwrap_err();
     assert!(e.to_string().contains("trailing whitespace"), "{e}");
 }
+
+#[test]
+fn account_and_region_scoping() {
+    let dir = tempfile::tempdir().unwrap();
+    let out =
+        sesame().args(["policy", "--region", "eu-west-1", "--out-dir"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let p = std::fs::read_to_string(dir.path().join("permission-policy-1.json")).unwrap();
+    assert!(p.contains("arn:aws:ec2:eu-west-1:111122223333:instance/*") && !p.contains("ec2:*:"), "{p}");
+    let any = sesame().args(["policy", "--any-account", "--out-dir"]).arg(dir.path()).output().unwrap();
+    assert!(any.status.success());
+    let p = std::fs::read_to_string(dir.path().join("permission-policy-1.json")).unwrap();
+    assert!(p.contains("arn:aws:ec2:*:*:instance/*"), "{p}");
+    let bad = sesame().args(["policy", "--region", "moon-1", "--out-dir"]).arg(dir.path()).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
