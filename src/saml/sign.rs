@@ -135,6 +135,25 @@ fn parse(xml: &[u8]) -> Result<Doc, SignError> {
     Ok(Doc(doc))
 }
 
+/// The Response root and its Assertion child, with `ID` attributes registered so that
+/// signature references resolve.
+///
+/// # Safety
+/// `doc` must be a live parsed document.
+unsafe fn response_and_assertion(doc: &Doc) -> Result<(x::xmlNodePtr, x::xmlNodePtr), SignError> {
+    let root = x::xmlDocGetRootElement(doc.0);
+    if root.is_null() {
+        return Err(SignError::MissingNode("Response"));
+    }
+    let mut ids: [*const x::xmlChar; 2] = [c"ID".as_ptr().cast(), null()];
+    x::xmlSecAddIDs(doc.0, root, ids.as_mut_ptr());
+    let assertion = x::xmlSecFindChild(root, c"Assertion".as_ptr().cast(), SAML_NS.as_ptr());
+    if assertion.is_null() {
+        return Err(SignError::MissingNode("saml:Assertion"));
+    }
+    Ok((root, assertion))
+}
+
 /// Reads attribute `name` of `node` as a Rust string.
 ///
 /// # Safety
@@ -164,17 +183,8 @@ pub fn verify_assertion(xml: &[u8], cert_pem: &[u8]) -> Result<String, SignError
     let len = std::os::raw::c_uint::try_from(cert_pem.len()).map_err(|_| SignError::KeyLoad)?;
     // SAFETY: as in `Signer::sign`: pointers are checked or owned by the live document.
     unsafe {
-        let root = x::xmlDocGetRootElement(doc.0);
-        if root.is_null() {
-            return Err(SignError::MissingNode("Response"));
-        }
-        let mut ids: [*const x::xmlChar; 2] = [c"ID".as_ptr().cast(), null()];
-        x::xmlSecAddIDs(doc.0, root, ids.as_mut_ptr());
+        let (_, assertion) = response_and_assertion(&doc)?;
         let dsig = x::xmlSecDSigNs.as_ptr();
-        let assertion = x::xmlSecFindChild(root, c"Assertion".as_ptr().cast(), SAML_NS.as_ptr());
-        if assertion.is_null() {
-            return Err(SignError::MissingNode("saml:Assertion"));
-        }
         let id = attr(assertion, c"ID").ok_or(SignError::MissingNode("Assertion ID"))?;
         let sig = x::xmlSecFindChild(assertion, x::xmlSecNodeSignature.as_ptr(), dsig);
         if sig.is_null() {
@@ -260,18 +270,9 @@ impl Signer {
         // SAFETY: every pointer below is either checked for null or comes from libxml2
         // for this live document; static strings are NUL-terminated.
         unsafe {
-            let root = x::xmlDocGetRootElement(doc.0);
-            if root.is_null() {
-                return Err(SignError::MissingNode("Response"));
-            }
-            let mut ids: [*const x::xmlChar; 2] = [c"ID".as_ptr().cast(), null()];
-            x::xmlSecAddIDs(doc.0, root, ids.as_mut_ptr());
+            let (root, assertion) = response_and_assertion(&doc)?;
             let dsig = x::xmlSecDSigNs.as_ptr();
             let sig_name = x::xmlSecNodeSignature.as_ptr();
-            let assertion = x::xmlSecFindChild(root, c"Assertion".as_ptr().cast(), SAML_NS.as_ptr());
-            if assertion.is_null() {
-                return Err(SignError::MissingNode("saml:Assertion"));
-            }
             let a_sig = x::xmlSecFindChild(assertion, sig_name, dsig);
             if a_sig.is_null() {
                 return Err(SignError::MissingNode("ds:Signature in the Assertion"));
