@@ -205,3 +205,38 @@ fn a_full_disk_stops_minting_with_a_clear_error_and_loses_nothing() {
     let v = run(&env, &["audit", "verify"]);
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stderr));
 }
+
+#[test]
+fn checkpoints_can_be_signed_by_a_separate_audit_key() {
+    let env = temp_config("", &[]);
+    let other = crate::common::key_copy("other-signing");
+    let text = std::fs::read_to_string(&env.path).unwrap().replace(
+        "[audit]\n",
+        &format!(
+            "[audit]\ncheckpoint_key = {:?}\ncheckpoint_cert = {:?}\n",
+            other.key.display().to_string(),
+            other.cert.display().to_string()
+        ),
+    );
+    std::fs::write(&env.path, text).unwrap();
+    let _ = mint_json(&env, &ALICE);
+    let log = audit_lines(&env);
+    let cp = log.iter().find(|r| r["kind"] == "checkpoint").expect("closing checkpoint");
+    let other_id = sesame::audit::chain::hex(&openssl::sha::sha256(
+        &openssl::x509::X509::from_pem(&std::fs::read(&other.cert).unwrap()).unwrap().to_der().unwrap(),
+    ));
+    assert_eq!(cp["key_id"], other_id);
+    let v = run(&env, &["audit", "verify", "--sealed"]);
+    assert!(
+        v.status.success(),
+        "the configured checkpoint certificate is trusted: {}",
+        String::from_utf8_lossy(&v.stderr)
+    );
+    // Without that certificate the checkpoint cannot be trusted.
+    let files = sesame::audit::file::log_files(&env.dir.path().join("audit"), "local").unwrap();
+    let certs: sesame::audit::verify::Certs = crate::audit::certs();
+    assert_eq!(
+        sesame::audit::verify::verify(&files, &certs).unwrap_err().kind,
+        sesame::audit::verify::Breakage::BadCheckpoint
+    );
+}
