@@ -181,8 +181,9 @@ impl Minter {
         now: DateTime<Utc>,
         nonce: &Nonce,
     ) -> Result<Minted, MintError> {
+        let wall = (self.wall_clock)();
         let mut entry = Entry {
-            time: saml_time((self.wall_clock)()),
+            time: saml_time(wall),
             caller: input.caller.as_deref().map(|c| clip(c, 256)),
             request_id: input.request_id.as_deref().map(|r| clip(r, 128)),
             user: Some(clip(&input.user, 128)),
@@ -190,7 +191,8 @@ impl Minter {
             region: Some(clip(&input.region, 64)),
             ..Entry::default()
         };
-        if entry.time != saml_time(now) {
+        // A pinned decision time (`mint --at`) is noted; a tick between two clock reads is not.
+        if (wall - now).num_seconds().abs() > 1 {
             entry.message = Some(format!("decided at {}", saml_time(now)));
         }
         match self.steps(input, now, nonce, &mut entry) {
