@@ -1,5 +1,6 @@
-//! In-process benchmarks of the mint path: decide, build, sign, the whole mint, and the
-//! physical limit (one raw RSA-2048 PKCS#1 v1.5 SHA-256 signature through OpenSSL).
+//! In-process benchmarks of the mint path: decide, build, sign (canonical bytes, and the
+//! libxmlsec1 path for comparison), the whole mint, and the physical limit (one raw
+//! RSA-2048 PKCS#1 v1.5 SHA-256 signature through OpenSSL).
 //! Numbers go to BENCHMARKS.md; CI runs this only as a smoke test (`-- --test`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: setup failures should stop it
@@ -62,7 +63,14 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(1));
     g.bench_function("decide", |b| b.iter(|| decide(now(), &nonce, &ents, &[], None, &cfg.policy)));
     g.bench_function("build", |b| b.iter(|| build_response(&signing.params, &req, &d, &nonce).unwrap()));
-    g.bench_function("sign", |b| b.iter(|| signing.signer.sign(&unsigned, Targets::Assertion).unwrap()));
+    let cert = &signing.params.cert_b64;
+    g.bench_function("sign", |b| b.iter(|| signing.key.sign(&unsigned, cert, false).unwrap()));
+    // The same signature through libxmlsec1 (parse, c14n, digest, RSA, dump): the
+    // path sesame used before signing canonical bytes directly; encryption still uses it.
+    let template = unsigned.template(cert, false).unwrap();
+    g.bench_function("sign_libxmlsec1", |b| {
+        b.iter(|| signing.signer.sign(&template, Targets::Assertion).unwrap())
+    });
     g.bench_function("mint_end_to_end", |b| {
         b.iter(|| {
             let m = minter.mint("alice", "i-0fedcba9876543210", "us-east-1", now(), &nonce).unwrap();

@@ -167,16 +167,17 @@ pub fn open_audit(
     Ok(FileAudit::open(cfg, &crate::saml::saml_time(now))?)
 }
 
-/// The signing state for `material`: the key parsed once into libxmlsec1.
+/// The signing state for `material`: the key parsed once (OpenSSL, and libxmlsec1).
 pub fn signing(config: &Config, material: &SigningMaterial) -> Result<crate::mint::Signing, SetupError> {
     let mut params = Minter::params(config, &material.cert_der);
     if let Some(path) = &config.aws.encryption_cert {
         params.encrypt_to = Some(keys::load_cert(path)?.to_pem().map_err(KeyError::from)?);
     }
-    Ok(crate::mint::Signing { params, signer: Signer::new(&material.key_pem)? })
+    let key = crate::saml::DsigKey::new(material.key.clone())?;
+    Ok(crate::mint::Signing { params, key, signer: Signer::new(&material.key_pem)? })
 }
 
-/// Assembles a minter: parses the key into libxmlsec1 once and opens every adapter.
+/// Assembles a minter: parses the key once and opens every adapter.
 pub fn minter(
     config: &Config,
     material: &SigningMaterial,

@@ -14,7 +14,7 @@ use crate::audit::{AuditError, AuditLog, Entry, Kind, Receipt};
 use crate::config::{Config, Mapping};
 use crate::core::{decide, Decision, InputError, Nonce, Policy, Request};
 use crate::saml::response::BuildError;
-use crate::saml::{build_response, saml_time, ResponseParams, SignError, Signer, Targets};
+use crate::saml::{build_response, saml_time, DsigKey, ResponseParams, SignError, Signer, Targets};
 
 /// Why nothing was minted.
 #[derive(Debug, thiserror::Error)]
@@ -93,10 +93,12 @@ impl Minted {
     }
 }
 
-/// The signing key (parsed once into libxmlsec1) and the Response parameters that
-/// name its certificate; swapped as a whole when the key is rotated.
+/// The signing key (parsed once: for [`DsigKey`], and into libxmlsec1 for the
+/// encryption path) and the Response parameters that name its certificate; swapped as
+/// a whole when the key is rotated.
 pub struct Signing {
     pub params: ResponseParams,
+    pub key: DsigKey,
     pub signer: Signer,
 }
 
@@ -246,10 +248,17 @@ impl Minter {
         }
         // 7. mint: build, then sign
         let signing = self.signing()?;
-        let unsigned = build_response(&signing.params, &req, &decision, nonce)?;
-        let targets =
-            if signing.params.sign_response { Targets::AssertionThenResponse } else { Targets::Assertion };
-        let xml = signing.signer.sign_encrypt(&unsigned, targets, signing.params.encrypt_to.as_deref())?;
+        let p = &signing.params;
+        let unsigned = build_response(p, &req, &decision, nonce)?;
+        let xml = match p.encrypt_to.as_deref() {
+            None => signing.key.sign(&unsigned, &p.cert_b64, p.sign_response)?,
+            Some(to) => {
+                let targets =
+                    if p.sign_response { Targets::AssertionThenResponse } else { Targets::Assertion };
+                let template = unsigned.template(&p.cert_b64, p.sign_response).map_err(SignError::from)?;
+                signing.signer.sign_encrypt(&template, targets, Some(to))?
+            }
+        };
         entry.outcome = Some(outcome(&decision).to_owned());
         entry.assertion_id = Some(nonce.assertion_id());
         entry.response_id = Some(nonce.response_id());

@@ -60,10 +60,9 @@ const SAML_NS: &[u8] = b"urn:oasis:names:tc:SAML:2.0:assertion\0";
 /// `<saml:EncryptedAssertion><xenc:EncryptedData>…</xenc:EncryptedData></saml:EncryptedAssertion>`.
 ///
 /// # Safety
-/// `doc`, `root` and `assertion` must belong to one live document, `assertion` a child of `root`.
+/// `doc` and `assertion` must belong to one live document, `assertion` a child of its root.
 pub(crate) unsafe fn encrypt_assertion(
     doc: x::xmlDocPtr,
-    root: x::xmlNodePtr,
     assertion: x::xmlNodePtr,
     recipient_cert_pem: &[u8],
 ) -> Result<(), SignError> {
@@ -88,14 +87,18 @@ pub(crate) unsafe fn encrypt_assertion(
         x::xmlSecKeyDestroy(rsa);
         return Err(fail("keys manager"));
     }
-    let ns = x::xmlSearchNsByHref(doc, root, SAML_NS.as_ptr());
-    if ns.is_null() {
-        return Err(fail("no SAML namespace on the Response"));
-    }
-    let wrapper = x::xmlNewDocNode(doc, ns, c"EncryptedAssertion".as_ptr().cast(), null());
+    // The wrapper declares `saml` itself, as exclusive c14n would render it (the
+    // Response declares only `samlp`, see `super::response`).
+    let wrapper = x::xmlNewDocNode(doc, null_mut(), c"EncryptedAssertion".as_ptr().cast(), null());
     if wrapper.is_null() {
         return Err(fail("EncryptedAssertion"));
     }
+    let ns = x::xmlNewNs(wrapper, SAML_NS.as_ptr(), c"saml".as_ptr().cast());
+    if ns.is_null() {
+        x::xmlFreeNode(wrapper);
+        return Err(fail("EncryptedAssertion namespace"));
+    }
+    x::xmlSetNs(wrapper, ns);
     x::xmlReplaceNode(assertion, wrapper);
     if x::xmlAddChild(wrapper, assertion).is_null() {
         return Err(fail("EncryptedAssertion"));

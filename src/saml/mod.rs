@@ -1,16 +1,20 @@
 //! SAML: the Response AWS sign-in accepts, built from a [`crate::core::Decision`],
-//! signed through libxmlsec1, and the IdP metadata IAM accepts.
+//! written in canonical form and signed with one RSA operation (libxmlsec1 where the
+//! Assertion is encrypted), and the IdP metadata IAM accepts.
 //!
 //! Invariant: no policy decision is made here; every value written was validated
 //! before (core types) or is a constant of the protocol.
 
+pub mod canon;
+pub mod dsig;
 pub mod encrypt;
 pub mod metadata;
 pub mod response;
 pub mod sign;
 mod xmlw;
 
-pub use response::{build_response, ResponseParams};
+pub use dsig::DsigKey;
+pub use response::{build_response, ResponseParams, Unsigned};
 pub use sign::{SignError, Signer, Targets};
 
 /// SAML and XML-DSig names used by the builders.
@@ -55,29 +59,4 @@ impl NameIdFormat {
 /// SAML's dateTime form: UTC, whole seconds, `Z`.
 pub fn saml_time(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// The signature template placed right after an Issuer; xmlsec fills digest and value.
-pub(crate) fn write_signature_template(x: &mut xmlw::XmlOut, reference_id: &str, cert_b64: &str) {
-    let uri = format!("#{reference_id}");
-    x.start("ds:Signature", &[("xmlns:ds", ns::DSIG)]);
-    x.start("ds:SignedInfo", &[]);
-    x.empty("ds:CanonicalizationMethod", &[("Algorithm", ns::EXC_C14N)]);
-    x.empty("ds:SignatureMethod", &[("Algorithm", ns::RSA_SHA256)]);
-    x.start("ds:Reference", &[("URI", &uri)]);
-    x.start("ds:Transforms", &[]);
-    x.empty("ds:Transform", &[("Algorithm", ns::ENVELOPED)]);
-    x.empty("ds:Transform", &[("Algorithm", ns::EXC_C14N)]);
-    x.end("ds:Transforms");
-    x.empty("ds:DigestMethod", &[("Algorithm", ns::SHA256)]);
-    x.leaf("ds:DigestValue", &[], "");
-    x.end("ds:Reference");
-    x.end("ds:SignedInfo");
-    x.leaf("ds:SignatureValue", &[], "");
-    x.start("ds:KeyInfo", &[]);
-    x.start("ds:X509Data", &[]);
-    x.leaf("ds:X509Certificate", &[], cert_b64);
-    x.end("ds:X509Data");
-    x.end("ds:KeyInfo");
-    x.end("ds:Signature");
 }

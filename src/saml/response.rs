@@ -5,9 +5,16 @@
 //! NotOnOrAfter), Conditions(NotBefore, NotOnOrAfter, AudienceRestriction),
 //! AuthnStatement, AttributeStatement(Role, RoleSessionName, SessionDuration,
 //! SourceIdentity, PrincipalTag:*))). Golden files in `tests/data/golden/` pin it.
+//!
+//! The document is written in canonical form ([`super::canon`]) with each namespace
+//! declared where exclusive c14n renders it — `samlp` on the Response, `saml` on the
+//! Response's Issuer and on the Assertion, `ds` on each Signature — so that the
+//! Assertion and the Response are each, byte for byte, their own canonical form and
+//! [`super::dsig`] signs them without parsing. The unsigned document has no Signature
+//! elements; [`Unsigned`] records where they go.
 
-use super::xmlw::XmlOut;
-use super::{ns, saml_time, write_signature_template, NameIdFormat};
+use super::canon::{Canon, CanonError};
+use super::{ns, saml_time, NameIdFormat};
 use crate::core::{Decision, Nonce, Request};
 
 /// Everything about the Response that comes from configuration and keys.
@@ -30,23 +37,59 @@ pub struct ResponseParams {
 pub enum BuildError {
     #[error("refused decisions have no response")]
     Refused,
-    #[error("the XML writer failed")]
-    Writer,
+    #[error("the XML writer failed: {0}")]
+    Writer(#[from] CanonError),
 }
 
-fn attribute(x: &mut XmlOut, name: &str, value: &str) {
-    x.start("saml:Attribute", &[("Name", name)]);
+/// The XML declaration that precedes the Response (outside every signed range).
+pub const XML_DECL: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+
+/// The Response without signatures, and where the signatures belong.
+#[derive(Debug, Clone)]
+pub struct Unsigned {
+    /// `<samlp:Response ...>...</samlp:Response>`, canonical, no XML declaration.
+    pub xml: Vec<u8>,
+    /// Offset right after the Response's Issuer: where a Response signature goes.
+    pub response_sig_at: usize,
+    /// Offsets of `<saml:Assertion` and right after `</saml:Assertion>`.
+    pub assertion: std::ops::Range<usize>,
+    /// Offset right after the Assertion's Issuer: where its signature goes.
+    pub assertion_sig_at: usize,
+    pub response_id: String,
+    pub assertion_id: String,
+}
+
+impl Unsigned {
+    /// The document with empty signature templates in place, for libxmlsec1
+    /// ([`super::Signer`]): the encryption path and the cross-checks in tests.
+    pub fn template(&self, cert_b64: &str, sign_response: bool) -> Result<Vec<u8>, CanonError> {
+        let a_sig = super::dsig::signature_element(&self.assertion_id, "", "", cert_b64)?;
+        let mut out = Vec::with_capacity(XML_DECL.len() + self.xml.len() + 2 * a_sig.len());
+        out.extend_from_slice(XML_DECL);
+        out.extend_from_slice(&self.xml[..self.response_sig_at]);
+        if sign_response {
+            out.extend_from_slice(&super::dsig::signature_element(&self.response_id, "", "", cert_b64)?);
+        }
+        out.extend_from_slice(&self.xml[self.response_sig_at..self.assertion_sig_at]);
+        out.extend_from_slice(&a_sig);
+        out.extend_from_slice(&self.xml[self.assertion_sig_at..]);
+        Ok(out)
+    }
+}
+
+fn attribute(x: &mut Canon, name: &str, value: &str) {
+    x.start("saml:Attribute", None, &[("Name", name)]);
     x.leaf("saml:AttributeValue", &[], value);
     x.end("saml:Attribute");
 }
 
-/// Serializes the Response with empty signature template(s), ready for [`super::Signer`].
+/// Serializes the Response without signatures (attributes in canonical order).
 pub fn build_response(
     p: &ResponseParams,
     req: &Request,
     d: &Decision,
     nonce: &Nonce,
-) -> Result<Vec<u8>, BuildError> {
+) -> Result<Unsigned, BuildError> {
     if d.refusal.is_some() {
         return Err(BuildError::Refused);
     }
@@ -57,57 +100,57 @@ pub fn build_response(
     let user = req.user.as_str();
     let duration = d.session_duration.to_string();
 
-    let mut x = XmlOut::new(4096 + 256 * d.sets.len());
+    let mut x = Canon::new(2560 + 320 * d.sets.len());
     x.start(
         "samlp:Response",
-        &[
-            ("xmlns:samlp", ns::PROTOCOL),
-            ("xmlns:saml", ns::ASSERTION),
-            ("ID", &response_id),
-            ("Version", "2.0"),
-            ("IssueInstant", &now),
-            ("Destination", &p.acs_url),
-        ],
+        Some(("samlp", ns::PROTOCOL)),
+        &[("Destination", &p.acs_url), ("ID", &response_id), ("IssueInstant", &now), ("Version", "2.0")],
     );
-    x.leaf("saml:Issuer", &[], &p.issuer);
-    if p.sign_response {
-        write_signature_template(&mut x, &response_id, &p.cert_b64);
-    }
-    x.start("samlp:Status", &[]);
+    x.start("saml:Issuer", Some(("saml", ns::ASSERTION)), &[]);
+    x.text(&p.issuer);
+    x.end("saml:Issuer");
+    let response_sig_at = x.len();
+    x.start("samlp:Status", None, &[]);
     x.empty("samlp:StatusCode", &[("Value", ns::SUCCESS)]);
     x.end("samlp:Status");
 
-    x.start("saml:Assertion", &[("ID", &assertion_id), ("Version", "2.0"), ("IssueInstant", &now)]);
+    let assertion_start = x.len();
+    x.start(
+        "saml:Assertion",
+        Some(("saml", ns::ASSERTION)),
+        &[("ID", &assertion_id), ("IssueInstant", &now), ("Version", "2.0")],
+    );
     x.leaf("saml:Issuer", &[], &p.issuer);
-    write_signature_template(&mut x, &assertion_id, &p.cert_b64);
+    let assertion_sig_at = x.len();
 
-    x.start("saml:Subject", &[]);
+    x.start("saml:Subject", None, &[]);
     x.leaf("saml:NameID", &[("Format", p.name_id_format.uri())], user);
-    x.start("saml:SubjectConfirmation", &[("Method", ns::BEARER)]);
+    x.start("saml:SubjectConfirmation", None, &[("Method", ns::BEARER)]);
     x.empty("saml:SubjectConfirmationData", &[("NotOnOrAfter", &not_on_or_after), ("Recipient", &p.acs_url)]);
     x.end("saml:SubjectConfirmation");
     x.end("saml:Subject");
 
-    x.start("saml:Conditions", &[("NotBefore", &now), ("NotOnOrAfter", &not_on_or_after)]);
-    x.start("saml:AudienceRestriction", &[]);
+    x.start("saml:Conditions", None, &[("NotBefore", &now), ("NotOnOrAfter", &not_on_or_after)]);
+    x.start("saml:AudienceRestriction", None, &[]);
     x.leaf("saml:Audience", &[], &p.audience);
     x.end("saml:AudienceRestriction");
     x.end("saml:Conditions");
 
     x.start(
         "saml:AuthnStatement",
+        None,
         &[
             ("AuthnInstant", &now),
             ("SessionIndex", &assertion_id),
             ("SessionNotOnOrAfter", &saml_time(d.session_not_on_or_after)),
         ],
     );
-    x.start("saml:AuthnContext", &[]);
+    x.start("saml:AuthnContext", None, &[]);
     x.leaf("saml:AuthnContextClassRef", &[], ns::AC_UNSPECIFIED);
     x.end("saml:AuthnContext");
     x.end("saml:AuthnStatement");
 
-    x.start("saml:AttributeStatement", &[]);
+    x.start("saml:AttributeStatement", None, &[]);
     attribute(&mut x, ns::ATTR_ROLE, &p.role_value);
     attribute(&mut x, ns::ATTR_SESSION_NAME, user);
     attribute(&mut x, ns::ATTR_DURATION, &duration);
@@ -123,6 +166,14 @@ pub fn build_response(
     }
     x.end("saml:AttributeStatement");
     x.end("saml:Assertion");
+    let assertion_end = x.len();
     x.end("samlp:Response");
-    x.finish().ok_or(BuildError::Writer)
+    Ok(Unsigned {
+        xml: x.finish()?,
+        response_sig_at,
+        assertion: assertion_start..assertion_end,
+        assertion_sig_at,
+        response_id,
+        assertion_id,
+    })
 }

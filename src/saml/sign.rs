@@ -1,9 +1,12 @@
-//! The libxmlsec1 boundary: enveloped XML signatures (RSA-SHA256, exclusive c14n).
+//! The libxmlsec1 boundary: verifying enveloped XML signatures (RSA-SHA256, exclusive
+//! c14n), and signing where the tree must be rewritten (encrypted Assertions; plain
+//! Responses are signed by [`super::dsig`] without a parse). Tests also sign with it to
+//! check [`super::dsig`] against an independent canonicalizer.
 //!
-//! This is the crate's only `unsafe` code. The key is parsed once into an xmlsec key
+//! With `encrypt.rs`, this is the crate's only `unsafe` code. The key is parsed once into an xmlsec key
 //! ([`Signer::new`]); each signature duplicates it (a reference-count increment in
 //! xmlsec-openssl) into a fresh `xmlSecDSigCtx`. Documents are parsed from the bytes
-//! [`super::response`] serialized, signed in place and dumped once.
+//! [`super::Unsigned::template`] serialized, signed in place and dumped once.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
@@ -31,6 +34,8 @@ pub enum SignError {
     Invalid(&'static str),
     #[error("cannot encrypt the assertion: {0}")]
     Encrypt(&'static str),
+    #[error("cannot write the signature: {0}")]
+    Canon(#[from] super::canon::CanonError),
 }
 
 impl SignError {
@@ -279,7 +284,7 @@ impl Signer {
             }
             self.sign_node(a_sig)?;
             if let Some(cert) = encrypt_to {
-                super::encrypt::encrypt_assertion(doc.0, root, assertion, cert)?;
+                super::encrypt::encrypt_assertion(doc.0, assertion, cert)?;
             }
             if targets == Targets::AssertionThenResponse {
                 let r_sig = x::xmlSecFindChild(root, sig_name, dsig);

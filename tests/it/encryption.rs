@@ -48,7 +48,7 @@ fn the_assertion_is_encrypted_and_xmlsec1_decrypts_and_verifies_it() {
         m.mint("alice", "i-0fedcba9876543210", "us-east-1", at("2026-12-01T15:00:00Z"), &nonce(4)).unwrap();
     let xml = String::from_utf8(minted.xml.clone()).unwrap();
     assert!(
-        xml.contains("<saml:EncryptedAssertion>")
+        xml.contains(r#"<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">"#)
             && xml.contains("http://www.w3.org/2009/xmlenc11#aes256-gcm")
             && xml.contains("xmlenc#rsa-oaep-mgf1p")
     );

@@ -11,6 +11,7 @@ mod audit_verify; // verify names each kind of tampering; common tools agree
 mod cli; // the sesame binary: demo outcomes, bad input, exit codes
 mod config; // configuration validation names the field and the rule
 mod decide; // table cases and properties of the pure decision core
+mod dsig; // the canonical signer agrees with libxmlsec1, byte for byte
 mod encryption; // encrypted assertions, decrypted by xmlsec1
 mod example_config; // policies/sesame.example.toml is valid
 mod http; // sesame serve end to end over mutual TLS
@@ -21,8 +22,8 @@ mod ldap; // the LDAP directory against a real OpenLDAP server
 mod metadata; // IdP metadata shape and schema validity
 mod openapi; // docs/openapi.json against real responses
 mod rotation; // key rotation without downtime, expiry warnings
-mod saml_golden;
-mod server; // fixture: the real server and HTTPS clients with certificates // byte-stable signed responses
+mod saml_golden; // byte-stable signed responses
+mod server; // fixture: the real server and HTTPS clients with certificates
 mod tags; // AWS session-tag rules and numbered names
 mod tidy; // repository rules: module docs, file length, dependency rule
 mod validators; // xmlsec1 and python3-saml accept every response, reject tampered ones

@@ -1,0 +1,125 @@
+//! Enveloped XML signatures (RSA-SHA256, exclusive c14n) over documents sesame wrote in
+//! canonical form ([`super::response`]): the digest is SHA-256 of a byte range, the
+//! SignedInfo is written canonically, and the only expensive step left is the one RSA
+//! private-key operation. No parsing, no canonicalizer, no libxml2 tree.
+//!
+//! libxmlsec1 stays the independent check: `tests/it/dsig.rs` compares digest and
+//! signature values with libxmlsec1's for the same documents, and every minted golden
+//! is verified by xmlsec1 and python3-saml. The encryption path, which must rewrite the
+//! tree, still signs through libxmlsec1 ([`super::Signer`]).
+
+use base64::Engine as _;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{Id, PKey, Private};
+use openssl::sha::Sha256;
+
+use super::canon::{Canon, CanonError};
+use super::response::{Unsigned, XML_DECL};
+use super::{ns, SignError};
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `<ds:SignedInfo>` for one Reference; `declare_ns` writes it as its own canonical
+/// form (the bytes that are signed), without it as it sits inside `<ds:Signature>`.
+fn signed_info(c: &mut Canon, reference_id: &str, digest_b64: &str, declare_ns: bool) {
+    let uri = format!("#{reference_id}");
+    c.start("ds:SignedInfo", declare_ns.then_some(("ds", ns::DSIG)), &[]);
+    c.empty("ds:CanonicalizationMethod", &[("Algorithm", ns::EXC_C14N)]);
+    c.empty("ds:SignatureMethod", &[("Algorithm", ns::RSA_SHA256)]);
+    c.start("ds:Reference", None, &[("URI", &uri)]);
+    c.start("ds:Transforms", None, &[]);
+    c.empty("ds:Transform", &[("Algorithm", ns::ENVELOPED)]);
+    c.empty("ds:Transform", &[("Algorithm", ns::EXC_C14N)]);
+    c.end("ds:Transforms");
+    c.empty("ds:DigestMethod", &[("Algorithm", ns::SHA256)]);
+    c.leaf("ds:DigestValue", &[], digest_b64);
+    c.end("ds:Reference");
+    c.end("ds:SignedInfo");
+}
+
+/// The whole `<ds:Signature>` element; with empty digest and value it is the template
+/// libxmlsec1 fills.
+pub fn signature_element(
+    reference_id: &str,
+    digest_b64: &str,
+    value_b64: &str,
+    cert_b64: &str,
+) -> Result<Vec<u8>, CanonError> {
+    let mut c = Canon::new(1200 + cert_b64.len());
+    c.start("ds:Signature", Some(("ds", ns::DSIG)), &[]);
+    signed_info(&mut c, reference_id, digest_b64, false);
+    c.leaf("ds:SignatureValue", &[], value_b64);
+    c.start("ds:KeyInfo", None, &[]);
+    c.start("ds:X509Data", None, &[]);
+    c.leaf("ds:X509Certificate", &[], cert_b64);
+    c.end("ds:X509Data");
+    c.end("ds:KeyInfo");
+    c.end("ds:Signature");
+    c.finish()
+}
+
+/// An RSA signing key, parsed once; signing takes one private-key operation.
+pub struct DsigKey {
+    key: PKey<Private>,
+}
+
+impl std::fmt::Debug for DsigKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DsigKey(<key redacted>)")
+    }
+}
+
+impl DsigKey {
+    /// Accepts RSA keys only: the signature method written is rsa-sha256.
+    pub fn new(key: PKey<Private>) -> Result<Self, SignError> {
+        if key.id() != Id::RSA {
+            return Err(SignError::KeyLoad);
+        }
+        Ok(Self { key })
+    }
+
+    /// The complete `<ds:Signature>` for a Reference to `reference_id` whose canonical
+    /// form hashes to `digest`.
+    fn signature(&self, reference_id: &str, digest: &[u8], cert_b64: &str) -> Result<Vec<u8>, SignError> {
+        let digest_b64 = b64(digest);
+        let mut si = Canon::new(1024);
+        signed_info(&mut si, reference_id, &digest_b64, true);
+        let si = si.finish()?;
+        let mut s =
+            openssl::sign::Signer::new(MessageDigest::sha256(), &self.key).map_err(|_| SignError::Sign)?;
+        s.update(&si).map_err(|_| SignError::Sign)?;
+        let value = s.sign_to_vec().map_err(|_| SignError::Sign)?;
+        Ok(signature_element(reference_id, &digest_b64, &b64(&value), cert_b64)?)
+    }
+
+    /// Signs the Assertion and, with `sign_response`, then the Response (whose digest
+    /// covers the signed Assertion). Returns the document with its XML declaration.
+    pub fn sign(&self, u: &Unsigned, cert_b64: &str, sign_response: bool) -> Result<Vec<u8>, SignError> {
+        let (xml, at) = (&u.xml, u.assertion_sig_at);
+        let assertion = xml.get(u.assertion.clone()).ok_or(SignError::MissingNode("saml:Assertion"))?;
+        if !(u.response_sig_at <= u.assertion.start && u.assertion.contains(&at)) {
+            return Err(SignError::MissingNode("ds:Signature position"));
+        }
+        let a_sig = self.signature(&u.assertion_id, &openssl::sha::sha256(assertion), cert_b64)?;
+        let r_sig = if sign_response {
+            // The Response without its own Signature: the enveloped transform's output.
+            let mut h = Sha256::new();
+            h.update(&xml[..at]);
+            h.update(&a_sig);
+            h.update(&xml[at..]);
+            self.signature(&u.response_id, &h.finish(), cert_b64)?
+        } else {
+            Vec::new()
+        };
+        let mut out = Vec::with_capacity(XML_DECL.len() + xml.len() + a_sig.len() + r_sig.len());
+        out.extend_from_slice(XML_DECL);
+        out.extend_from_slice(&xml[..u.response_sig_at]);
+        out.extend_from_slice(&r_sig);
+        out.extend_from_slice(&xml[u.response_sig_at..at]);
+        out.extend_from_slice(&a_sig);
+        out.extend_from_slice(&xml[at..]);
+        Ok(out)
+    }
+}
