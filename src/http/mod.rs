@@ -116,7 +116,7 @@ fn on_connect(conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
     if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() {
         let (_, session) = tls.get_ref();
         if let Some(cert) = session.peer_certificates().and_then(|c| c.first()) {
-            ext.insert(PeerCert(cert.as_ref().to_vec()));
+            ext.insert(PeerCert::from_der(cert.as_ref()));
         }
     }
 }
@@ -156,6 +156,7 @@ pub fn build(
     if cfg.workers > 0 {
         server = server.workers(cfg.workers);
     }
+
     let server = match tls {
         Some(t) => {
             let sc = t.server_config().map_err(std::io::Error::other)?;
