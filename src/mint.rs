@@ -262,7 +262,7 @@ impl Minter {
         entry.outcome = Some(outcome(&decision).to_owned());
         entry.assertion_id = Some(nonce.assertion_id());
         entry.response_id = Some(nonce.response_id());
-        entry.response_sha256 = Some(crate::audit::chain::hex(&openssl::sha::sha256(&xml)));
+        entry.response_sha256 = Some(crate::audit::chain::hex(&crate::audit::chain::sha256(&xml)));
         entry.session_duration = Some(decision.session_duration);
         entry.not_on_or_after = Some(saml_time(decision.not_on_or_after));
         entry.sets = sets(&decision);

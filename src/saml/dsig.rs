@@ -102,7 +102,7 @@ impl DsigKey {
         if !(u.response_sig_at <= u.assertion.start && u.assertion.contains(&at)) {
             return Err(SignError::MissingNode("ds:Signature position"));
         }
-        let a_sig = self.signature(&u.assertion_id, &openssl::sha::sha256(assertion), cert_b64)?;
+        let a_sig = self.signature(&u.assertion_id, &crate::audit::chain::sha256(assertion), cert_b64)?;
         let r_sig = if sign_response {
             // The Response without its own Signature: the enveloped transform's output.
             let mut h = Sha256::new();

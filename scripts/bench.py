@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""scripts/bench.py — the performance issue's figures, measured in one run on this
+machine and printed as one table with the physical limit and the ratio next to each.
+
+Run by scripts/bench-load (which installs oha, the pysaml2 virtualenv and builds the
+release binary). Measures, in order:
+  1. the limit: `openssl speed rsa2048`, one process and -multi <cores>;
+  2. in process (criterion, benches/mint.rs): the mint pipeline (decide + build + sign +
+     base64) with 1 and 16 tag sets, one core;
+  3. the service: `sesame serve` on loopback (release, development mTLS certificates,
+     audit with fdatasync), driven by oha over mutual TLS with keep-alive at several
+     concurrency levels; then at half the best rate for the latency figure;
+  4. the peer IdP: pysaml2 minting the same Assertion (benches/peer/pysaml2_idp.py);
+  5. `audit verify` over 1 000 000 records (criterion, benches/audit.rs);
+  6. with --soak S: resident memory of the server sampled every 5 s for S seconds of
+     load at the best concurrency.
+Everything is bounded in time; the server listens on 127.0.0.1 only.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BODY = '{"user":"alice","instance_id":"i-0123456789abcdef0","region":"us-east-1"}'
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+
+def openssl_speed(seconds, multi=None):
+    cmd = ["openssl", "speed", "-seconds", str(seconds)]
+    if multi:
+        cmd += ["-multi", str(multi)]
+    out = run(cmd + ["rsa2048"])
+    line = next(l for l in out.splitlines() if l.startswith("rsa 2048 bits") or l.startswith("rsa  2048 bits"))
+    return float(line.split()[-2])
+
+
+def criterion(bench, filt, names):
+    """Runs one criterion bench filtered by `filt`; returns {name: mean seconds}."""
+    subprocess.run(
+        ["cargo", "bench", "--locked", "--bench", bench, "--", "--noplot", filt],
+        cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    out = {}
+    for n in names:
+        with open(os.path.join(ROOT, "target/criterion", n, "new/estimates.json")) as f:
+            out[n] = json.load(f)["mean"]["point_estimate"] / 1e9
+    return out
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Server:
+    def __init__(self, binary):
+        self.dir = tempfile.mkdtemp(prefix="sesame-bench-")
+        shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(self.dir, "policies"))
+        env = dict(os.environ, SESAME_LOG="warn")
+        env.pop("SESAME_CONFIG", None)
+        self.proc = subprocess.Popen(
+            [binary, "serve", "--listen", "127.0.0.1:0"], cwd=self.dir, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        for line in self.proc.stdout:
+            m = re.match(r"listening on (\S+)", line)
+            if m:
+                self.url = m.group(1) + "/v1/assertions"
+                break
+        else:
+            raise SystemExit("sesame serve did not start")
+        self.tls = os.path.join(self.dir, "keys/dev-tls")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def oha(oha_bin, srv, conc, seconds, rate=None, count=None):
+    t = srv.tls
+    cmd = [oha_bin, "--no-tui", "--output-format", "json", "-c", str(conc),
+           "--cacert", f"{t}/ca.crt", "--cert", f"{t}/client.crt", "--key", f"{t}/client.key",
+           "-m", "POST", "-H", "content-type: application/json", "-d", BODY]
+    cmd += ["-n", str(count)] if count else ["-z", f"{seconds}s"]
+    if rate:
+        cmd += ["-q", str(rate)]
+    t0 = cpu_ticks(srv.proc.pid)
+    d = json.loads(run(cmd + [srv.url]))
+    ticks = cpu_ticks(srv.proc.pid) - t0
+    s, p = d["summary"], d["latencyPercentiles"]
+    codes = d.get("statusCodeDistribution", {})
+    ok = codes.get("200", 0)
+    if ok != sum(codes.values()) or ok == 0:
+        raise SystemExit(f"non-200 responses at concurrency {conc}: {codes} {d.get('errorDistribution')}")
+    hz = os.sysconf("SC_CLK_TCK")
+    return {
+        "concurrency": conc, "requests": ok, "rps": s["requestsPerSec"],
+        "p50_ms": p["p50"] * 1e3, "p99_ms": p["p99"] * 1e3,
+        "server_cpu_us": 1e6 * ticks / hz / ok,
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--oha", required=True)
+    ap.add_argument("--python-peer", required=True, help="python with pysaml2")
+    ap.add_argument("--seconds", type=int, default=10, help="per load level")
+    ap.add_argument("--soak", type=int, default=0, help="seconds of memory soak (0: none)")
+    ap.add_argument("--json", default=os.path.join(ROOT, "target/bench/results.json"))
+    a = ap.parse_args()
+    cores = os.cpu_count() or 1
+    binary = os.path.join(ROOT, "target/release/sesame")
+    r = {"cores": cores, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+    print("1/6 openssl speed rsa2048 ...", file=sys.stderr)
+    r["openssl_1"] = openssl_speed(5)
+    r["openssl_multi"] = openssl_speed(5, cores)
+
+    print("2/6 in-process pipeline (criterion) ...", file=sys.stderr)
+    c = criterion("mint", "pipeline", ["mint/pipeline", "mint16/pipeline_16_sets"])
+    r["pipeline_1"] = 1 / c["mint/pipeline"]
+    r["pipeline_16"] = 1 / c["mint16/pipeline_16_sets"]
+
+    print("3/6 service under oha ...", file=sys.stderr)
+    srv = Server(binary)
+    try:
+        oha(a.oha, srv, 4, 0, count=500)  # warm-up: connections, caches, audit file
+        r["levels"] = [oha(a.oha, srv, conc, a.seconds) for conc in (1, 4, 16, 64)]
+        best = max(r["levels"], key=lambda x: x["rps"])
+        half = int(best["rps"] / 2)
+        r["half"] = oha(a.oha, srv, 64, a.seconds, rate=half)
+        r["half"]["rate"] = half
+        if a.soak:
+            print(f"6/6 memory soak, {a.soak} s ...", file=sys.stderr)
+            load = subprocess.Popen(
+                [a.oha, "--no-tui", "--output-format", "json", "-c", str(best["concurrency"]), "-z", f"{a.soak}s",
+                 "--cacert", f"{srv.tls}/ca.crt", "--cert", f"{srv.tls}/client.crt", "--key",
+                 f"{srv.tls}/client.key", "-m", "POST", "-H", "content-type: application/json", "-d", BODY,
+                 srv.url], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            samples = []
+            t0 = time.monotonic()
+            while load.poll() is None and time.monotonic() - t0 < a.soak + 60:
+                samples.append((round(time.monotonic() - t0), rss_kib(srv.proc.pid)))
+                time.sleep(5)
+            out = json.loads(load.communicate(timeout=60)[0])
+            r["soak"] = {"seconds": a.soak, "rps": out["summary"]["requestsPerSec"], "samples_kib": samples}
+    finally:
+        srv.stop()
+
+    print("4/6 peer IdP: pysaml2 ...", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "peer.xml")
+        peer = json.loads(run([a.python_peer, os.path.join(ROOT, "benches/peer/pysaml2_idp.py"),
+                               "--golden", os.path.join(ROOT, "tests/data/golden/alice-payments-open.xml"),
+                               "--key", os.path.join(ROOT, "tests/data/test-signing.key"),
+                               "--cert", os.path.join(ROOT, "tests/data/test-signing.crt"),
+                               "--seconds", str(a.seconds), "--out", out]))
+        run(["xmlsec1", "--verify", "--enabled-key-data", "rsa", "--pubkey-cert-pem",
+             os.path.join(ROOT, "tests/data/test-signing.crt"),
+             "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", out])
+        r["peer"] = peer
+
+    print("5/6 audit verify (criterion) ...", file=sys.stderr)
+    v = criterion("audit", "audit_verify", ["audit_verify/verify_1000000_records"])
+    r["verify"] = 1e6 / v["audit_verify/verify_1000000_records"]
+
+    os.makedirs(os.path.dirname(a.json), exist_ok=True)
+    with open(a.json, "w") as f:
+        json.dump(r, f, indent=1)
+    report(r)
+
+
+def pct(x, limit):
+    return f"{100 * x / limit:.0f} %"
+
+
+def report(r):
+    o1, om, n = r["openssl_1"], r["openssl_multi"], r["cores"]
+    print(f"\n## Results ({r['date']}, {n} cores)\n")
+    print("| what | measured | limit | ratio | target |")
+    print("| --- | --- | --- | --- | --- |")
+    print(f"| `openssl speed rsa2048` | {o1:,.0f} sign/s | — | — | — |")
+    print(f"| `openssl speed -multi {n} rsa2048` | {om:,.0f} sign/s | — | — | — |")
+    print(f"| in-process pipeline, 1 set, one core | {r['pipeline_1']:,.0f}/s ({1e6 / r['pipeline_1']:.0f} µs) "
+          f"| {o1:,.0f} | {pct(r['pipeline_1'], o1)} | ≥ 85 % |")
+    print(f"| in-process pipeline, 16 sets, one core | {r['pipeline_16']:,.0f}/s ({1e6 / r['pipeline_16']:.0f} µs) "
+          f"| {o1:,.0f} | {pct(r['pipeline_16'], o1)} | ≥ 75 % |")
+    for lv in r["levels"]:
+        print(f"| service, c={lv['concurrency']}: req/s (p50 / p99 ms; server CPU per request) "
+              f"| {lv['rps']:,.0f} ({lv['p50_ms']:.2f} / {lv['p99_ms']:.2f}; {lv['server_cpu_us']:.0f} µs) "
+              f"| {om:,.0f} | {pct(lv['rps'], om)} | ≥ 70 % |")
+    h = r["half"]
+    print(f"| service at half the best rate ({h['rate']:,}/s offered), p99 | {h['p99_ms']:.2f} ms "
+          f"({h['rps']:,.0f} req/s, p50 {h['p50_ms']:.2f} ms) | — | — | < 10 ms |")
+    p = r["peer"]
+    per_core = p["per_cpu_second"] or p["per_second"]
+    print(f"| peer IdP pysaml2, same Assertion, per CPU-second | {per_core:,.1f}/s | sesame in process "
+          f"{r['pipeline_1']:,.0f}/s per core | {r['pipeline_1'] / per_core:,.0f}× | ≥ 5× |")
+    if "soak" in r:
+        s = r["soak"]["samples_kib"]
+        first, last, peak = s[1][1] if len(s) > 1 else s[0][1], s[-1][1], max(x[1] for x in s)
+        print(f"| resident memory, {r['soak']['seconds']} s at {r['soak']['rps']:,.0f} req/s "
+              f"(after 5 s / peak / end) | {first / 1024:.1f} / {peak / 1024:.1f} / {last / 1024:.1f} MiB "
+              f"| — | — | < 64 MiB, no growth |")
+    print(f"| `audit verify`, 1 000 000 records | {r['verify']:,.0f} records/s | — | — | ≥ 500 000 |")
+
+
+if __name__ == "__main__":
+    main()
