@@ -183,6 +183,26 @@ impl Minter {
         now: DateTime<Utc>,
         nonce: &Nonce,
     ) -> Result<Minted, MintError> {
+        let (outcome, entry) = self.mint_unaudited(input, now, nonce);
+        // 8. audit.append: durable before the response leaves
+        Self::release(outcome, self.audit.append(Kind::Decision, entry))
+    }
+
+    /// True when every source answers locally ([`crate::adapters::Directory::local`]):
+    /// minting then never waits on a network, only on the CPU.
+    pub fn local(&self) -> bool {
+        self.directory.local() && self.grants.local() && self.inventory.as_ref().is_none_or(|i| i.local())
+    }
+
+    /// Steps 2-7: the outcome, and the audit record that must be durable before the
+    /// outcome may be released ([`Minter::release`]). For callers that wait for the
+    /// audit writer asynchronously ([`crate::audit::AuditLog::submit`]).
+    pub fn mint_unaudited(
+        &self,
+        input: &MintInput,
+        now: DateTime<Utc>,
+        nonce: &Nonce,
+    ) -> (Result<Minted, MintError>, Entry) {
         let wall = (self.wall_clock)();
         let mut entry = Entry {
             time: saml_time(wall),
@@ -197,24 +217,27 @@ impl Minter {
         if (wall - now).num_seconds().abs() > 1 {
             entry.message = Some(format!("decided at {}", saml_time(now)));
         }
-        match self.steps(input, now, nonce, &mut entry) {
-            Ok(mut minted) => {
-                // 8. audit.append: durable before the response leaves
-                minted.receipt = self.audit.append(Kind::Decision, entry)?;
-                Ok(minted)
-            }
-            Err(e) => {
-                entry.outcome = Some(e.outcome().to_owned());
-                entry.code = Some(e.code().to_owned());
-                entry.message = Some(clip(&e.to_string(), 512));
-                if let MintError::Refused(d) = &e {
-                    entry.omitted = d.omitted.iter().map(|g| g.as_str().to_owned()).collect();
-                }
-                // Audited where the log is writable; the error stands either way.
-                let _ = self.audit.append(Kind::Decision, entry);
-                Err(e)
+        let outcome = self.steps(input, now, nonce, &mut entry);
+        if let Err(e) = &outcome {
+            entry.outcome = Some(e.outcome().to_owned());
+            entry.code = Some(e.code().to_owned());
+            entry.message = Some(clip(&e.to_string(), 512));
+            if let MintError::Refused(d) = e {
+                entry.omitted = d.omitted.iter().map(|g| g.as_str().to_owned()).collect();
             }
         }
+        (outcome, entry)
+    }
+
+    /// Step 8's rule: a minted response is released only with the receipt of its
+    /// durable record; an error stands whether or not its record could be written.
+    pub fn release(
+        outcome: Result<Minted, MintError>,
+        receipt: Result<Receipt, AuditError>,
+    ) -> Result<Minted, MintError> {
+        let mut minted = outcome?;
+        minted.receipt = receipt?;
+        Ok(minted)
     }
 
     fn steps(

@@ -69,6 +69,10 @@ impl FileDirectory {
 }
 
 impl Directory for FileDirectory {
+    fn local(&self) -> bool {
+        true
+    }
+
     fn groups(&self, user: &UserName) -> Result<UserGroups, LookupError> {
         Ok(self.users.get(user.as_str()).cloned().unwrap_or(UserGroups::Unknown))
     }
@@ -129,6 +133,10 @@ impl FileGrants {
 }
 
 impl Grants for FileGrants {
+    fn local(&self) -> bool {
+        true
+    }
+
     fn grants(&self, user: &UserName, _now: DateTime<Utc>) -> Result<Vec<Grant>, LookupError> {
         Ok(self.by_user.get(user.as_str()).cloned().unwrap_or_default())
     }
@@ -170,6 +178,10 @@ impl FileInventory {
 }
 
 impl Inventory for FileInventory {
+    fn local(&self) -> bool {
+        true
+    }
+
     fn tags(
         &self,
         instance: &InstanceId,

@@ -68,6 +68,12 @@ pub enum UserGroups {
 /// Step 3: a user's group memberships.
 pub trait Directory: Send + Sync {
     fn groups(&self, user: &UserName) -> Result<UserGroups, LookupError>;
+    /// Answers from memory or a local file, never waiting on a network or another
+    /// service: the HTTP edge may then mint on its async worker instead of handing the
+    /// request to the blocking pool.
+    fn local(&self) -> bool {
+        false
+    }
     /// For `/readyz`: can the source answer now?
     fn ready(&self) -> Result<(), LookupError> {
         Ok(())
@@ -81,6 +87,10 @@ pub trait Directory: Send + Sync {
 /// Step 4: approved one-off windows for a user (all of them; `decide` picks).
 pub trait Grants: Send + Sync {
     fn grants(&self, user: &UserName, now: DateTime<Utc>) -> Result<Vec<Grant>, LookupError>;
+    /// As [`Directory::local`].
+    fn local(&self) -> bool {
+        false
+    }
     /// For `/readyz`: is the store open and answering?
     fn ready(&self) -> Result<(), LookupError> {
         Ok(())
@@ -157,4 +167,8 @@ pub trait Inventory: Send + Sync {
         instance: &InstanceId,
         region: &Region,
     ) -> Result<Option<HashMap<String, String>>, LookupError>;
+    /// As [`Directory::local`].
+    fn local(&self) -> bool {
+        false
+    }
 }

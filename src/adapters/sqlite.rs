@@ -106,6 +106,12 @@ impl SqliteGrants {
 }
 
 impl Grants for SqliteGrants {
+    /// A local file in WAL mode: reads do not wait for other readers or for writers'
+    /// transactions; at worst for this process's own grant write (milliseconds).
+    fn local(&self) -> bool {
+        true
+    }
+
     fn ready(&self) -> Result<(), LookupError> {
         self.with(|c| {
             c.query_row("SELECT count(*) FROM grants", [], |r| r.get::<_, i64>(0)).map(drop).map_err(store)

@@ -11,8 +11,8 @@
 //! - one process per log directory and replica (an exclusive lock file).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
@@ -24,8 +24,10 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 
 use super::chain::{checkpoint_message, hash_line, GENESIS};
+pub use super::files::log_files;
+use super::files::{file_name, io, lock, recover, sync_dir, Torn};
 use super::record::{Entry, Kind, Record, FORMAT_VERSION};
-use super::{AuditError, AuditLog, Receipt};
+use super::{AuditError, AuditLog, Pending, Receipt};
 
 /// Signs checkpoints: a private key and the id (hex SHA-256 of its certificate's DER).
 pub struct CheckpointKey {
@@ -43,7 +45,23 @@ pub struct FileAuditConfig {
     pub lock_wait: Duration,
 }
 
-type Reply = Sender<Result<Receipt, AuditError>>;
+/// Where the writer reports a record's fate: a thread waiting (`append`) or a future
+/// (`submit`, awaited by an async handler without holding a thread).
+enum Reply {
+    Wait(Sender<Result<Receipt, AuditError>>),
+    Future(tokio::sync::oneshot::Sender<Result<Receipt, AuditError>>),
+}
+
+impl Reply {
+    fn send(self, r: Result<Receipt, AuditError>) {
+        // A caller that went away (client disconnected) needs no answer; the record
+        // was written (or failed) all the same.
+        match self {
+            Reply::Wait(s) => drop(s.send(r)),
+            Reply::Future(s) => drop(s.send(r)),
+        }
+    }
+}
 
 enum Msg {
     Append(Box<Kind>, Box<Entry>, Reply),
@@ -89,100 +107,6 @@ struct Writer {
     last_time: String,
     stats: Arc<Stats>,
     _lock: File,
-}
-
-fn io(what: &str, p: &Path, e: std::io::Error) -> AuditError {
-    AuditError::Unavailable(format!("{what} {}: {e}", p.display()))
-}
-
-/// Log files of `replica` in `dir`, in chain order (names carry the first sequence number).
-pub fn log_files(dir: &Path, replica: &str) -> Result<Vec<PathBuf>, AuditError> {
-    let prefix = format!("{replica}-");
-    let mut v: Vec<PathBuf> = fs::read_dir(dir)
-        .map_err(|e| io("cannot list", dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".jsonl"))
-        })
-        .collect();
-    v.sort();
-    Ok(v)
-}
-
-fn file_name(replica: &str, first_seq: u64) -> String {
-    format!("{replica}-{first_seq:012}.jsonl")
-}
-
-fn sync_dir(dir: &Path) -> Result<(), AuditError> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io("cannot sync directory", dir, e))
-}
-
-fn lock(dir: &Path, replica: &str, wait: Duration) -> Result<File, AuditError> {
-    let path = dir.join(format!("{replica}.lock"));
-    let f = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| io("cannot open", &path, e))?;
-    let step = Duration::from_millis(10);
-    let mut waited = Duration::ZERO;
-    loop {
-        match f.try_lock() {
-            Ok(()) => return Ok(f),
-            Err(fs::TryLockError::WouldBlock) if waited < wait => {
-                std::thread::sleep(step);
-                waited += step;
-            }
-            Err(fs::TryLockError::WouldBlock) => {
-                return Err(AuditError::Unavailable(format!(
-                    "audit log {} is in use by another sesame process (replica {replica})",
-                    dir.display()
-                )))
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(io("cannot lock", &path, e)),
-        }
-    }
-}
-
-/// The chain head found in a file: (seq, hash, time) of its last complete record.
-type ChainHead = (u64, String, String);
-/// A torn partial record set aside: (file, bytes).
-type Torn = (PathBuf, u64);
-
-/// Reads the tail of a file: sets aside a torn line, returns the head it ends with.
-fn recover(path: &Path) -> Result<(Option<ChainHead>, Option<Torn>), AuditError> {
-    let mut f =
-        OpenOptions::new().read(true).write(true).open(path).map_err(|e| io("cannot open", path, e))?;
-    let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes).map_err(|e| io("cannot read", path, e))?;
-    let good = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let mut torn = None;
-    if good < bytes.len() {
-        let aside = PathBuf::from(format!("{}.torn-{good}", path.display()));
-        let part = bytes.get(good..).unwrap_or_default();
-        fs::write(&aside, part).map_err(|e| io("cannot write", &aside, e))?;
-        File::open(&aside).and_then(|a| a.sync_all()).map_err(|e| io("cannot sync", &aside, e))?;
-        f.set_len(good as u64).and_then(|()| f.sync_all()).map_err(|e| io("cannot truncate", path, e))?;
-        torn = Some((aside, (bytes.len() - good) as u64));
-    }
-    let body = bytes.get(..good.saturating_sub(1)).unwrap_or_default();
-    let last = match body.iter().rposition(|&b| b == b'\n') {
-        Some(i) => body.get(i + 1..).unwrap_or_default(),
-        None => body,
-    };
-    if last.is_empty() {
-        return Ok((None, torn));
-    }
-    let rec: Record = serde_json::from_slice(last).map_err(|e| {
-        AuditError::Damaged(format!(
-            "{}: the last complete record does not parse ({e}); run `sesame audit verify`",
-            path.display()
-        ))
-    })?;
-    Ok((Some((rec.seq, hash_line(last), rec.entry.time)), torn))
 }
 
 impl Writer {
@@ -325,7 +249,7 @@ impl Writer {
             .unwrap_or_default();
         if let Err(e) = self.rotate_if_needed(&first_day) {
             for (_, _, r) in batch {
-                let _ = r.send(Err(e.clone()));
+                r.send(Err(e.clone()));
             }
             return;
         }
@@ -341,14 +265,14 @@ impl Writer {
         }
         if self.since_checkpoint >= self.cfg.checkpoint_every {
             if let Err(e) = self.checkpoint(&mut buf) {
-                replies.iter().for_each(|(r, _)| drop(r.send(Err(e.clone()))));
+                replies.into_iter().for_each(|(r, _)| r.send(Err(e.clone())));
                 (self.seq, self.prev) = saved;
                 return;
             }
         }
         let result = self.commit(&buf, saved);
         for (reply, receipt) in replies {
-            let _ = reply.send(match &result {
+            reply.send(match &result {
                 Ok(()) => receipt,
                 Err(e) => Err(e.clone()),
             });
@@ -414,7 +338,7 @@ impl FileAudit {
                 )),
                 ..Entry::default()
             };
-            audit.submit(Kind::Recovery, entry)?;
+            audit.append(Kind::Recovery, entry)?;
         }
         Ok(audit)
     }
@@ -427,15 +351,10 @@ impl FileAudit {
         &self.stats
     }
 
-    fn submit(&self, kind: Kind, entry: Entry) -> Result<Receipt, AuditError> {
-        let (rtx, rrx) = mpsc::channel();
-        let closed = || AuditError::Unavailable("the audit writer has stopped".into());
-        {
-            let guard = self.tx.lock().map_err(|_| closed())?;
-            let tx = guard.as_ref().ok_or_else(closed)?;
-            tx.send(Msg::Append(Box::new(kind), Box::new(entry), rtx)).map_err(|_| closed())?;
-        }
-        rrx.recv().map_err(|_| closed())?
+    fn send(&self, kind: Kind, entry: Entry, reply: Reply) -> Result<(), AuditError> {
+        let guard = self.tx.lock().map_err(|_| closed())?;
+        let tx = guard.as_ref().ok_or_else(closed)?;
+        tx.send(Msg::Append(Box::new(kind), Box::new(entry), reply)).map_err(|_| closed())
     }
 
     /// Seals the log with a checkpoint and stops the writer.
@@ -456,9 +375,25 @@ impl FileAudit {
     }
 }
 
+fn closed() -> AuditError {
+    AuditError::Unavailable("the audit writer has stopped".into())
+}
+
 impl AuditLog for FileAudit {
     fn append(&self, kind: Kind, entry: Entry) -> Result<Receipt, AuditError> {
-        self.submit(kind, entry)
+        let (rtx, rrx) = mpsc::channel();
+        self.send(kind, entry, Reply::Wait(rtx))?;
+        rrx.recv().map_err(|_| closed())?
+    }
+
+    fn submit(&self, kind: Kind, entry: Entry) -> Pending {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (etx, erx) = tokio::sync::oneshot::channel();
+        if let Err(e) = self.send(kind, entry, Reply::Future(tx)) {
+            let _ = etx.send(Err(e));
+            return erx;
+        }
+        rx
     }
 
     fn ready(&self) -> Result<(), AuditError> {

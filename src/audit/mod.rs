@@ -9,6 +9,7 @@
 
 pub mod chain;
 pub mod file;
+pub mod files;
 pub mod record;
 pub mod search;
 pub mod verify;
@@ -42,8 +43,20 @@ impl AuditError {
 
 /// Step 8: append one record (a decision, a grant change, an access denial); returns
 /// only once it is durable.
+/// A record handed to the writer: resolves once it is durable, or with the error that
+/// kept it from being written. A dropped sender (writer gone) reads as an error.
+pub type Pending = tokio::sync::oneshot::Receiver<Result<Receipt, AuditError>>;
+
 pub trait AuditLog: Send + Sync {
+    /// Appends and waits until the record is durable.
     fn append(&self, kind: Kind, entry: Entry) -> Result<Receipt, AuditError>;
+    /// Hands the record over without waiting (async handlers await the result). The
+    /// default appends synchronously.
+    fn submit(&self, kind: Kind, entry: Entry) -> Pending {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(self.append(kind, entry));
+        rx
+    }
     /// For `/readyz`: can a record be written now?
     fn ready(&self) -> Result<(), AuditError> {
         Ok(())

@@ -158,6 +158,47 @@ fn no_response_leaves_without_its_record() {
 }
 
 #[test]
+fn the_async_path_releases_nothing_without_its_record() {
+    // The HTTP edge mints with `mint_unaudited` and awaits `submit`; `release` is the rule.
+    let m = minter(&demo_config());
+    let input = sesame::mint::MintInput {
+        user: "alice".into(),
+        instance_id: "i-0fedcba9876543210".into(),
+        region: "us-east-1".into(),
+        ..Default::default()
+    };
+    assert!(m.local(), "file directory and grants answer locally");
+    let (outcome, entry) = m.mint_unaudited(&input, at("2026-12-01T15:00:00Z"), &nonce(2));
+    assert!(outcome.is_ok());
+    let lost = Err(sesame::audit::AuditError::Unavailable("disk gone".into()));
+    let e = sesame::mint::Minter::release(outcome, lost).unwrap_err();
+    assert_eq!(e.code(), "audit_unavailable");
+
+    let (outcome, entry2) = m.mint_unaudited(&input, at("2026-12-01T15:00:00Z"), &nonce(3));
+    let receipt = m.audit.submit(sesame::audit::Kind::Decision, entry2).blocking_recv().unwrap();
+    let minted = sesame::mint::Minter::release(outcome, receipt).unwrap();
+    assert_eq!(minted.receipt.seq, 1, "the first durable record of this log");
+    assert_eq!(entry.outcome.as_deref(), Some("minted"));
+}
+
+#[test]
+fn submit_resolves_after_the_write_and_fails_once_the_writer_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = writer(dir.path(), 64 << 20, 100_000);
+    let pending: Vec<_> = (0..50)
+        .map(|i| log.submit(sesame::audit::Kind::Decision, entry(i, "2026-12-01T00:00:00Z")))
+        .collect();
+    let seqs: Vec<u64> = pending.into_iter().map(|p| p.blocking_recv().unwrap().unwrap().seq).collect();
+    assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
+    let on_disk = std::fs::read_to_string(&log_files(dir.path(), "local").unwrap()[0]).unwrap();
+    assert_eq!(on_disk.lines().count(), 50, "every resolved record is in the file");
+    log.close().unwrap();
+    let late = log.submit(sesame::audit::Kind::Decision, entry(99, "2026-12-01T00:00:00Z"));
+    let e = late.blocking_recv().unwrap().unwrap_err();
+    assert!(e.to_string().contains("stopped"), "{e}");
+}
+
+#[test]
 fn concurrent_appends_share_fsyncs_and_keep_one_chain() {
     let dir = tempfile::tempdir().unwrap();
     let log = Arc::new(writer(dir.path(), 64 << 20, 100_000));
