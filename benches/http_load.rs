@@ -1,8 +1,9 @@
 //! Load for `POST /v1/assertions`: starts the real `sesame serve` (release build) on
 //! loopback with development certificates, drives it over mutual TLS with keep-alive
 //! at several concurrency levels for a bounded time each, and prints requests per
-//! second and p50/p99 latency next to `openssl speed rsa2048`. Run by
-//! `scripts/bench-load`; with `-- --test` it only checks one request per level.
+//! second and p50/p99 latency next to `openssl speed rsa2048` (`cargo bench --bench
+//! http_load`). CI runs it with `-- --test` (one request per level) as the smoke test of
+//! the service path; the published figures come from oha in `scripts/bench-load`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a load harness
 
