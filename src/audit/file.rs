@@ -352,9 +352,9 @@ impl FileAudit {
     }
 
     fn send(&self, kind: Kind, entry: Entry, reply: Reply) -> Result<(), AuditError> {
-        let guard = self.tx.lock().map_err(|_| closed())?;
-        let tx = guard.as_ref().ok_or_else(closed)?;
-        tx.send(Msg::Append(Box::new(kind), Box::new(entry), reply)).map_err(|_| closed())
+        let guard = self.tx.lock().map_err(|_| AuditError::stopped())?;
+        let tx = guard.as_ref().ok_or_else(AuditError::stopped)?;
+        tx.send(Msg::Append(Box::new(kind), Box::new(entry), reply)).map_err(|_| AuditError::stopped())
     }
 
     /// Seals the log with a checkpoint and stops the writer.
@@ -375,15 +375,11 @@ impl FileAudit {
     }
 }
 
-fn closed() -> AuditError {
-    AuditError::Unavailable("the audit writer has stopped".into())
-}
-
 impl AuditLog for FileAudit {
     fn append(&self, kind: Kind, entry: Entry) -> Result<Receipt, AuditError> {
         let (rtx, rrx) = mpsc::channel();
         self.send(kind, entry, Reply::Wait(rtx))?;
-        rrx.recv().map_err(|_| closed())?
+        rrx.recv().map_err(|_| AuditError::stopped())?
     }
 
     fn submit(&self, kind: Kind, entry: Entry) -> Pending {

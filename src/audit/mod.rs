@@ -33,6 +33,11 @@ pub enum AuditError {
 }
 
 impl AuditError {
+    /// The writer thread is gone (closed, or it stopped on an error).
+    pub fn stopped() -> Self {
+        AuditError::Unavailable("the audit writer has stopped".into())
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             AuditError::Unavailable(_) => "audit_unavailable",
@@ -46,6 +51,11 @@ impl AuditError {
 /// A record handed to the writer: resolves once it is durable, or with the error that
 /// kept it from being written. A dropped sender (writer gone) reads as an error.
 pub type Pending = tokio::sync::oneshot::Receiver<Result<Receipt, AuditError>>;
+
+/// Awaits a [`Pending`] record: its receipt once durable, or why it is not.
+pub async fn durable(pending: Pending) -> Result<Receipt, AuditError> {
+    pending.await.unwrap_or_else(|_| Err(AuditError::stopped()))
+}
 
 pub trait AuditLog: Send + Sync {
     /// Appends and waits until the record is durable.

@@ -88,9 +88,7 @@ pub async fn mint(
         blocking(move || Ok(st.minter.mint_unaudited(&input, now, &nonce))).await?
     };
     // Step 8 without holding a thread: the writer resolves the receipt after fdatasync.
-    let receipt = state.minter.audit.submit(crate::audit::Kind::Decision, entry).await.unwrap_or_else(|_| {
-        Err(crate::audit::AuditError::Unavailable("the audit writer has stopped".into()))
-    });
+    let receipt = crate::audit::durable(state.minter.audit.submit(crate::audit::Kind::Decision, entry)).await;
     let result = crate::mint::Minter::release(outcome, receipt);
     let outcome = match &result {
         Ok(m) => crate::audit::record::outcome(&m.decision).to_owned(),

@@ -14,17 +14,7 @@ use sesame::core::UserName;
 use crate::common::{at, demo_config, minter, nonce, test_material};
 
 pub fn records(dir: &Path) -> Vec<Record> {
-    log_files(dir, "local")
-        .unwrap()
-        .iter()
-        .flat_map(|f| {
-            std::fs::read_to_string(f)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<Record>>()
-        })
-        .collect()
+    crate::common::audit_records(dir)
 }
 
 pub fn certs() -> Certs {

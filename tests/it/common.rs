@@ -286,8 +286,8 @@ pub fn wide_config(n: usize) -> TempConfig {
     )
 }
 
-/// Every record of the `local` chain in `dir`, as JSON, in order.
-pub fn audit_json(dir: &Path) -> Vec<serde_json::Value> {
+/// Every record of the `local` chain in `dir`, in order, as `T` (JSON values or records).
+pub fn audit_records<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
     sesame::audit::file::log_files(dir, "local")
         .unwrap()
         .iter()
@@ -296,7 +296,12 @@ pub fn audit_json(dir: &Path) -> Vec<serde_json::Value> {
                 .unwrap()
                 .lines()
                 .map(|l| serde_json::from_str(l).unwrap())
-                .collect::<Vec<_>>()
+                .collect::<Vec<T>>()
         })
         .collect()
+}
+
+/// Every record of the `local` chain in `dir`, as JSON, in order.
+pub fn audit_json(dir: &Path) -> Vec<serde_json::Value> {
+    audit_records(dir)
 }

@@ -35,23 +35,19 @@ fn rotate_promote_sighup_retire_without_downtime() {
     assert!(md.contains(&old) && md.contains(&next), "metadata publishes current and next");
     assert!(md.find(&old).unwrap() < md.find(&next).unwrap(), "current first");
 
-    let before: Value = c
-        .post(format!("{}/v1/assertions", s.url))
-        .json(&mint_body("alice", "i-0123456789abcdef0"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let mint = || -> Value {
+        c.post(format!("{}/v1/assertions", s.url))
+            .json(&mint_body("alice", "i-0123456789abcdef0"))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    let before = mint();
     assert!(keys_cmd(&cfg, &["promote"]).status.success());
     s.signal("-HUP");
     std::thread::sleep(std::time::Duration::from_millis(700));
-    let after: Value = c
-        .post(format!("{}/v1/assertions", s.url))
-        .json(&mint_body("alice", "i-0123456789abcdef0"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let after = mint();
     let xml = |v: &Value| {
         String::from_utf8(
             base64::engine::general_purpose::STANDARD.decode(v["saml_response"].as_str().unwrap()).unwrap(),
