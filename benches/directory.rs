@@ -8,8 +8,9 @@
 use std::collections::HashMap;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sesame::adapters::ldap::{GroupMode, LdapConfig, LdapDirectory};
+use sesame::adapters::directory::ldap::LdapDirectory;
 use sesame::adapters::Directory;
+use sesame::config::{GroupMode, LdapConfig};
 use sesame::core::UserName;
 
 fn env() -> Option<HashMap<String, String>> {

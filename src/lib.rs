@@ -3,33 +3,32 @@
 //!
 //! # Layout: the request flow (DESIGN.md) and the module that owns each step
 //!
-//! 1. authenticate the caller ............ `cli` (service edge: a later issue)
+//! 1. authenticate the caller ............ [`edge::http`] (mTLS, roles)
 //! 2. validate input ..................... [`core::ids`]
-//! 3. entitlements(user) ................. [`adapters::directory`]
+//! 3. entitlements(user) ................. [`adapters::directory`] → [`core::mapping`]
 //! 4. windows(user) ...................... [`adapters::grants`] + schedules in [`config`]
 //! 5. tags(instance) (optional) .......... [`adapters::inventory`]
 //! 6. decide(now, …) ..................... [`core::decide`] (pure)
-//! 7. mint(decision) ..................... [`saml`] (build, sign with libxmlsec1)
+//! 7. mint(decision) ..................... [`saml`] (canonical writer, one RSA signature)
 //! 8. audit.append(record) ............... [`audit`] (durable before release)
-//! 9. respond ............................ [`mint::Minted`] rendered by `cli`
+//! 9. respond ............................ [`edge::render`], by [`edge::cli`] or [`edge::http`]
 //!
-//! The orchestration of steps 2-9 is [`mint::Minter::mint`].
-//! Dependency rule: edges (`cli`, `main`) → `mint` → `saml`, adapters → `core`;
-//! `core` depends on nothing else in the crate.
+//! Steps 2-8 are [`service::mint::Minter`]; its types make step 8 unskippable.
+//!
+//! # Layers (ARCHITECTURE.md has the table a test enforces)
+//!
+//! - [`core`] — pure: ids, tags, windows, mapping, decisions; depends on nothing here;
+//! - [`saml`], [`audit`], [`config`], [`iam`], [`keys`] — each uses only `core`;
+//! - [`adapters`] — the lookup traits; their implementations may also read `config`;
+//! - [`service`] — the use cases over the traits (mint, grants);
+//! - [`edge`] — CLI, HTTP, wiring, rendering, the clock: everything meets here.
 
 pub mod adapters;
-pub mod app;
 pub mod audit;
-pub mod cli;
-pub mod clock;
 pub mod config;
 pub mod core;
-pub mod grants;
-pub mod http;
+pub mod edge;
 pub mod iam;
 pub mod keys;
-pub mod mint;
-pub mod render;
-pub mod rotation;
 pub mod saml;
-pub mod tls_dev;
+pub mod service;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use sesame::cli::{run, Cli};
+use sesame::edge::cli::{run, Cli};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -1,19 +1,19 @@
-//! Lookups behind small traits (DESIGN steps 3-5): directory, grants, inventory.
-//!
-//! Each trait has an embedded file implementation here; the real network sources
-//! (LDAP/AD, a SQL grants store) implement the same traits. Every error means
-//! "fail closed": the caller mints nothing.
+//! Lookups behind small traits (DESIGN steps 3-5): [`Directory`], [`Grants`] and
+//! [`GrantStore`], [`Inventory`]. This file holds only the traits and their value
+//! types, which the service layer uses; the implementations live one folder down:
+//! `directory/` (LDAP/AD, the embedded file), `grants/` (SQLite, a read-only file),
+//! `inventory/` (a file). Every error means "fail closed": the caller mints nothing.
 
-pub mod file;
-pub mod ldap;
-pub mod ldap_filter;
-pub mod sqlite;
+pub mod directory;
+pub mod grants;
+pub mod inventory;
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::core::{Grant, GroupName, InstanceId, Interval, Region, UserName};
+use crate::core::{DirGroup, Grant, GroupName, InstanceId, Interval, Region, UserName};
 
 /// An adapter could not answer. The message names the source and the cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -36,23 +36,6 @@ impl LookupError {
             LookupError::Inventory(_) => "inventory_unavailable",
             LookupError::AmbiguousUser { .. } => "ambiguous_user",
         }
-    }
-}
-
-/// One group the user belongs to (directly or through nesting).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DirGroup {
-    /// The DN as the server wrote it (empty for the file directory).
-    pub dn: String,
-    /// The group's name: its `cn` (or the first RDN's value).
-    pub name: String,
-    /// Attributes read from the group entry for mapping rules (lower-case names).
-    pub attrs: HashMap<String, Vec<String>>,
-}
-
-impl DirGroup {
-    pub fn named(name: &str) -> Self {
-        Self { name: name.to_owned(), ..Self::default() }
     }
 }
 
@@ -97,7 +80,7 @@ pub trait Grants: Send + Sync {
     }
 }
 
-/// A grant to record: validated by `crate::grants` before it reaches a store.
+/// A grant to record: validated by `crate::service::grants` before it reaches a store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewGrant {
     pub user: UserName,
@@ -171,4 +154,15 @@ pub trait Inventory: Send + Sync {
     fn local(&self) -> bool {
         false
     }
+}
+
+/// Reads and parses a TOML data file; `wrap` names the source in the error.
+pub fn read_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    wrap: fn(String) -> LookupError,
+) -> Result<T, LookupError> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| wrap(format!("{}: cannot read: {e}", path.display())))?;
+    toml::from_str(&text)
+        .map_err(|e| wrap(format!("{}: {}", path.display(), e.to_string().trim().replace('\n', " "))))
 }

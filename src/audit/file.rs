@@ -24,10 +24,9 @@ use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 
 use super::chain::{checkpoint_message, hash_line, GENESIS};
-pub use super::files::log_files;
-use super::files::{file_name, io, lock, recover, sync_dir, Torn};
+use super::files::{file_name, io, lock, log_files, recover, sync_dir, Torn};
+use super::log::{AuditError, AuditLog, Receipt, Submitted};
 use super::record::{Entry, Kind, Record, FORMAT_VERSION};
-use super::{AuditError, AuditLog, Pending, Receipt};
 
 /// Signs checkpoints: a private key and the id (hex SHA-256 of its certificate's DER).
 pub struct CheckpointKey {
@@ -171,7 +170,7 @@ impl Writer {
         self.last_time.clone_from(&rec.entry.time);
         buf.extend_from_slice(&line);
         buf.push(b'\n');
-        Ok(Receipt { seq: self.seq, hash: self.prev.clone() })
+        Ok(Receipt::new(self.seq, self.prev.clone()))
     }
 
     fn checkpoint(&mut self, buf: &mut Vec<u8>) -> Result<(), AuditError> {
@@ -382,7 +381,7 @@ impl AuditLog for FileAudit {
         rrx.recv().map_err(|_| AuditError::stopped())?
     }
 
-    fn submit(&self, kind: Kind, entry: Entry) -> Pending {
+    fn submit(&self, kind: Kind, entry: Entry) -> Submitted {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (etx, erx) = tokio::sync::oneshot::channel();
         if let Err(e) = self.send(kind, entry, Reply::Future(tx)) {
@@ -398,7 +397,7 @@ impl AuditLog for FileAudit {
         if running {
             Ok(())
         } else {
-            Err(AuditError::Unavailable("the audit writer has stopped".into()))
+            Err(AuditError::stopped())
         }
     }
 

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::chain::hash_line;
+use super::log::AuditError;
 use super::record::Record;
-use super::AuditError;
 
 /// The chain head found in a file: (seq, hash, time) of its last complete record.
 pub(super) type ChainHead = (u64, String, String);

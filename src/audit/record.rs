@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::core::decision::SetStatus;
+use crate::core::text::saml_time;
 use crate::core::Decision;
-use crate::saml::saml_time;
 
 /// Current record format version.
 pub const FORMAT_VERSION: u32 = 1;
@@ -122,11 +122,6 @@ pub struct Record {
     pub kind: Kind,
     #[serde(flatten)]
     pub entry: Entry,
-}
-
-/// Truncates free text from callers so a record stays one reasonable line.
-pub fn clip(s: &str, max: usize) -> String {
-    s.chars().take(max).collect()
 }
 
 /// The sets of a decision as audit records.

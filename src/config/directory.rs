@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::time::Duration;
 
+use super::model::{GroupMode, LdapConfig, Source};
+use super::problems::Problems;
 use super::raw::RawDirectory;
-use super::{Problems, Source};
-use crate::adapters::ldap::{GroupMode, LdapConfig};
 
 /// The AD default: accounts by sAMAccountName.
 pub const AD_USER_FILTER: &str = "(&(objectClass=user)(sAMAccountName={user}))";
@@ -33,16 +33,6 @@ fn balanced(f: &str) -> bool {
 
 fn filter_ok(f: &str) -> bool {
     f.starts_with('(') && f.ends_with(')') && balanced(f)
-}
-
-fn int(p: &mut Problems, at: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> i64 {
-    let v = v.unwrap_or(default);
-    if (lo..=hi).contains(&v) {
-        v
-    } else {
-        p.push(at, format!("must be between {lo} and {hi} (got {v})"));
-        default
-    }
 }
 
 fn usize_of(v: i64) -> usize {
@@ -160,13 +150,18 @@ fn ldap(p: &mut Problems, r: RawDirectory, base: &Path) -> Source {
             GroupMode::Auto
         }
     };
-    let max_depth = usize_of(int(p, "directory.max_depth", r.max_depth, 8, 1, 32));
-    let max_groups = usize_of(int(p, "directory.max_groups", r.max_groups, 1000, 1, 100_000));
-    let pool_size = usize_of(int(p, "directory.pool_size", r.pool_size, 2, 1, 32));
+    let max_depth = usize_of(p.number("directory.max_depth", r.max_depth, 8, 1, 32));
+    let max_groups = usize_of(p.number("directory.max_groups", r.max_groups, 1000, 1, 100_000));
+    let pool_size = usize_of(p.number("directory.pool_size", r.pool_size, 2, 1, 32));
     let timeout =
-        Duration::from_millis(u64_of(int(p, "directory.timeout_ms", r.timeout_ms, 2000, 50, 60_000)));
-    let cache_ttl =
-        Duration::from_secs(u64_of(int(p, "directory.cache_ttl_seconds", r.cache_ttl_seconds, 30, 0, 3600)));
+        Duration::from_millis(u64_of(p.number("directory.timeout_ms", r.timeout_ms, 2000, 50, 60_000)));
+    let cache_ttl = Duration::from_secs(u64_of(p.number(
+        "directory.cache_ttl_seconds",
+        r.cache_ttl_seconds,
+        30,
+        0,
+        3600,
+    )));
     Source::Ldap(Box::new(LdapConfig {
         url,
         starttls,

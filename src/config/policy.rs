@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::mapping::{Mapping, Rule, RuleField, RuleValues};
+use super::problems::Problems;
 use super::raw::{RawEntitlements, RawRule, RawSchedules};
-use super::Problems;
 use crate::core::decide::Entitlement;
+use crate::core::mapping::{Mapping, Rule, RuleField, RuleValues};
 use crate::core::sentinel::SENTINEL_PREFIX;
 use crate::core::tags::TagColumn;
 use crate::core::window::{parse_zone, ScheduleRule};

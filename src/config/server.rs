@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::problems::Problems;
 use super::raw::RawServer;
-use super::Problems;
 
 /// What a caller may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,11 +65,7 @@ pub struct Server {
 }
 
 fn num(p: &mut Problems, at: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> u64 {
-    let v = v.unwrap_or(default);
-    if !(lo..=hi).contains(&v) {
-        p.push(at, format!("must be between {lo} and {hi} (got {v})"));
-    }
-    u64::try_from(v.clamp(lo, hi)).unwrap_or(0)
+    u64::try_from(p.number(at, v, default, lo, hi)).unwrap_or(0)
 }
 
 pub fn server(p: &mut Problems, r: RawServer, base: &Path) -> Server {

@@ -9,13 +9,18 @@ pub mod decide;
 pub mod decision;
 pub mod dn;
 pub mod ids;
+pub mod mapping;
+pub mod nameid;
 pub mod sentinel;
 pub mod tags;
+pub mod text;
 pub mod window;
 
 pub use decide::{decide, Entitlement, Policy};
 pub use decision::{Decision, Refusal, SetOutcome, SetStatus};
 pub use ids::{GroupName, InputError, InstanceId, Region, Request, UserName};
+pub use mapping::{DirGroup, Mapping};
+pub use nameid::NameIdFormat;
 pub use sentinel::Nonce;
 pub use tags::{TagKey, TagSpec, TagValue};
 pub use window::{AccessRule, Grant, Interval, Schedule};

@@ -4,7 +4,7 @@
 //! unmatchable by its characters; it is unmatchable by content: it carries 128 random
 //! bits drawn fresh for every assertion, which no tag on any instance can predict.
 
-use std::fmt::Write as _;
+use super::text::hex;
 
 /// Every sentinel starts with this; configuration refuses real tag values that do.
 pub const SENTINEL_PREFIX: &str = "sesame:closed:";
@@ -17,14 +17,6 @@ impl std::fmt::Debug for Nonce {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Nonce(..)")
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 impl Nonce {

@@ -6,7 +6,7 @@
 //! libxmlsec1 stays the independent check: `tests/it/dsig.rs` compares digest and
 //! signature values with libxmlsec1's for the same documents, and every minted golden
 //! is verified by xmlsec1 and python3-saml. The encryption path, which must rewrite the
-//! tree, still signs through libxmlsec1 ([`super::Signer`]).
+//! tree, still signs through libxmlsec1 ([`super::libxmlsec::Signer`]).
 
 use base64::Engine as _;
 use openssl::hash::MessageDigest;
@@ -14,8 +14,9 @@ use openssl::pkey::{Id, PKey, Private};
 use openssl::sha::Sha256;
 
 use super::canon::{Canon, CanonError};
+use super::error::SignError;
+use super::ns;
 use super::response::{Unsigned, XML_DECL};
-use super::{ns, SignError};
 
 fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
@@ -60,6 +61,30 @@ pub fn signature_element(
     c.finish()
 }
 
+/// The document with empty signature templates in place, for libxmlsec1
+/// ([`super::libxmlsec::Signer`]): the encryption path and the cross-checks in tests.
+pub fn template(u: &Unsigned, cert_b64: &str, sign_response: bool) -> Result<Vec<u8>, CanonError> {
+    let a_sig = signature_element(&u.assertion_id, "", "", cert_b64)?;
+    let mut out = Vec::with_capacity(XML_DECL.len() + u.xml.len() + 2 * a_sig.len());
+    out.extend_from_slice(XML_DECL);
+    out.extend_from_slice(&u.xml[..u.response_sig_at]);
+    if sign_response {
+        out.extend_from_slice(&signature_element(&u.response_id, "", "", cert_b64)?);
+    }
+    out.extend_from_slice(&u.xml[u.response_sig_at..u.assertion_sig_at]);
+    out.extend_from_slice(&a_sig);
+    out.extend_from_slice(&u.xml[u.assertion_sig_at..]);
+    Ok(out)
+}
+
+/// SHA-256 of one byte range (the streaming API: OpenSSL 3's one-shot `SHA256()`
+/// looks the algorithm up in the provider store, under a lock, on every call).
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(bytes);
+    h.finish()
+}
+
 /// An RSA signing key, parsed once; signing takes one private-key operation.
 pub struct DsigKey {
     key: PKey<Private>,
@@ -102,7 +127,7 @@ impl DsigKey {
         if !(u.response_sig_at <= u.assertion.start && u.assertion.contains(&at)) {
             return Err(SignError::MissingNode("ds:Signature position"));
         }
-        let a_sig = self.signature(&u.assertion_id, &crate::audit::chain::sha256(assertion), cert_b64)?;
+        let a_sig = self.signature(&u.assertion_id, &sha256(assertion), cert_b64)?;
         let r_sig = if sign_response {
             // The Response without its own Signature: the enveloped transform's output.
             let mut h = Sha256::new();

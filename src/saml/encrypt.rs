@@ -16,7 +16,7 @@ use std::ptr::{null, null_mut};
 
 use xmlsec::bindings as x;
 
-use super::sign::SignError;
+use super::error::SignError;
 
 unsafe extern "C" {
     fn xmlSecEncCtxCreate(keys_mngr: x::xmlSecKeysMngrPtr) -> *mut c_void;

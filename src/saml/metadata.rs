@@ -4,8 +4,10 @@
 
 use chrono::{DateTime, Utc};
 
+use super::ns;
 use super::xmlw::XmlOut;
-use super::{ns, saml_time, NameIdFormat};
+use crate::core::text::saml_time;
+use crate::core::NameIdFormat;
 
 #[derive(Debug, Clone)]
 pub struct MetadataParams {

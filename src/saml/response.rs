@@ -14,8 +14,9 @@
 //! elements; [`Unsigned`] records where they go.
 
 use super::canon::{Canon, CanonError};
-use super::{ns, saml_time, NameIdFormat};
-use crate::core::{Decision, Nonce, Request};
+use super::ns;
+use crate::core::text::saml_time;
+use crate::core::{Decision, NameIdFormat, Nonce, Request};
 
 /// Everything about the Response that comes from configuration and keys.
 #[derive(Debug, Clone)]
@@ -57,24 +58,6 @@ pub struct Unsigned {
     pub assertion_sig_at: usize,
     pub response_id: String,
     pub assertion_id: String,
-}
-
-impl Unsigned {
-    /// The document with empty signature templates in place, for libxmlsec1
-    /// ([`super::Signer`]): the encryption path and the cross-checks in tests.
-    pub fn template(&self, cert_b64: &str, sign_response: bool) -> Result<Vec<u8>, CanonError> {
-        let a_sig = super::dsig::signature_element(&self.assertion_id, "", "", cert_b64)?;
-        let mut out = Vec::with_capacity(XML_DECL.len() + self.xml.len() + 2 * a_sig.len());
-        out.extend_from_slice(XML_DECL);
-        out.extend_from_slice(&self.xml[..self.response_sig_at]);
-        if sign_response {
-            out.extend_from_slice(&super::dsig::signature_element(&self.response_id, "", "", cert_b64)?);
-        }
-        out.extend_from_slice(&self.xml[self.response_sig_at..self.assertion_sig_at]);
-        out.extend_from_slice(&a_sig);
-        out.extend_from_slice(&self.xml[self.assertion_sig_at..]);
-        Ok(out)
-    }
 }
 
 fn attribute(x: &mut Canon, name: &str, value: &str) {

@@ -75,8 +75,10 @@ fn mint_against_active_directory_gives_the_demo_outcomes() {
         ("carol", "i-0123456789abcdef0", "2026-12-01T15:00:00Z"),
         ("bob", "i-0123456789abcdef0", "2026-12-01T15:00:00Z"),
     ] {
-        let a = f.mint(u, i, "us-east-1", at(t), &nonce(9)).map(|m| m.decision).map_err(|e| e.code());
-        let b = l.mint(u, i, "us-east-1", at(t), &nonce(9)).map(|m| m.decision).map_err(|e| e.code());
+        let a =
+            f.mint(u, i, "us-east-1", at(t), &nonce(9)).map(|m| m.decision().clone()).map_err(|e| e.code());
+        let b =
+            l.mint(u, i, "us-east-1", at(t), &nonce(9)).map(|m| m.decision().clone()).map_err(|e| e.code());
         assert_eq!(a, b, "{u} {i} {t}");
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use sesame::adapters::{Directory, LookupError, UserGroups};
 use sesame::audit::chain::hash_line;
-use sesame::audit::file::{log_files, CheckpointKey, FileAudit, FileAuditConfig};
+use sesame::audit::file::{CheckpointKey, FileAudit, FileAuditConfig};
+use sesame::audit::files::log_files;
 use sesame::audit::verify::{verify, Breakage, Certs};
 use sesame::audit::{AuditLog, Entry, Record};
 use sesame::core::UserName;
@@ -19,13 +20,13 @@ pub fn records(dir: &Path) -> Vec<Record> {
 
 pub fn certs() -> Certs {
     let m = test_material();
-    let id = sesame::audit::chain::hex(&openssl::sha::sha256(&m.cert_der));
+    let id = sesame::core::text::hex(&openssl::sha::sha256(&m.cert_der));
     [(id, m.cert.public_key().unwrap())].into_iter().collect()
 }
 
 pub fn writer(dir: &Path, rotate_bytes: u64, checkpoint_every: u64) -> FileAudit {
     let m = test_material();
-    let key_id = sesame::audit::chain::hex(&openssl::sha::sha256(&m.cert_der));
+    let key_id = sesame::core::text::hex(&openssl::sha::sha256(&m.cert_der));
     let cfg = FileAuditConfig {
         dir: dir.to_path_buf(),
         replica: "local".into(),
@@ -76,12 +77,12 @@ fn every_decision_is_recorded_with_what_auditors_need() {
         ]
     );
     let r = &recs[0].entry;
-    assert_eq!(recs[0].seq, open.receipt.seq);
-    assert_eq!(r.assertion_id.as_deref(), Some(open.assertion_id.as_str()));
-    assert_eq!(r.response_id.as_deref(), Some(open.response_id.as_str()));
+    assert_eq!(recs[0].seq, open.receipt().seq());
+    assert_eq!(r.assertion_id.as_deref(), Some(open.assertion_id()));
+    assert_eq!(r.response_id.as_deref(), Some(open.response_id()));
     assert_eq!(
         r.response_sha256.as_deref(),
-        Some(sesame::audit::chain::hex(&openssl::sha::sha256(&open.xml)).as_str())
+        Some(sesame::core::text::hex(&openssl::sha::sha256(open.xml())).as_str())
     );
     assert_eq!(r.session_duration, Some(3600));
     assert_eq!(r.sets[0].entitlement, "pam-payments");
@@ -90,7 +91,7 @@ fn every_decision_is_recorded_with_what_auditors_need() {
     assert_eq!(recs[1].entry.sets[0].next_open.as_deref(), Some("2026-12-01T14:00:00Z"));
     assert_eq!(
         recs[1].entry.response_sha256.as_deref(),
-        Some(sesame::audit::chain::hex(&openssl::sha::sha256(&closed.xml)).as_str())
+        Some(sesame::core::text::hex(&openssl::sha::sha256(closed.xml())).as_str())
     );
     // Never the assertion, never key material.
     let text: String = log_files(m.audit_dir.path(), "local")
@@ -147,28 +148,44 @@ fn no_response_leaves_without_its_record() {
     assert!(e.to_string().contains("no response was released"), "{e}");
 }
 
+/// A log whose writer is gone: `submit` hands back a receiver whose sender was dropped.
+struct GoneLog;
+impl AuditLog for GoneLog {
+    fn append(
+        &self,
+        _: sesame::audit::Kind,
+        _: Entry,
+    ) -> Result<sesame::audit::Receipt, sesame::audit::AuditError> {
+        Err(sesame::audit::AuditError::stopped())
+    }
+    fn submit(&self, _: sesame::audit::Kind, _: Entry) -> sesame::audit::Submitted {
+        tokio::sync::oneshot::channel().1
+    }
+}
+
 #[test]
 fn the_async_path_releases_nothing_without_its_record() {
-    // The HTTP edge mints with `mint_unaudited` and awaits `submit`; `release` is the rule.
+    // The HTTP edge prepares (steps 2-7), then awaits `commit_async` (step 8).
     let m = minter(&demo_config());
-    let input = sesame::mint::MintInput {
+    let input = sesame::service::mint::MintInput {
         user: "alice".into(),
         instance_id: "i-0fedcba9876543210".into(),
         region: "us-east-1".into(),
         ..Default::default()
     };
     assert!(m.local(), "file directory and grants answer locally");
-    let (outcome, entry) = m.mint_unaudited(&input, at("2026-12-01T15:00:00Z"), &nonce(2));
-    assert!(outcome.is_ok());
-    let lost = Err(sesame::audit::AuditError::Unavailable("disk gone".into()));
-    let e = sesame::mint::Minter::release(outcome, lost).unwrap_err();
-    assert_eq!(e.code(), "audit_unavailable");
-
-    let (outcome, entry2) = m.mint_unaudited(&input, at("2026-12-01T15:00:00Z"), &nonce(3));
-    let receipt = m.audit.submit(sesame::audit::Kind::Decision, entry2).blocking_recv().unwrap();
-    let minted = sesame::mint::Minter::release(outcome, receipt).unwrap();
-    assert_eq!(minted.receipt.seq, 1, "the first durable record of this log");
-    assert_eq!(entry.outcome.as_deref(), Some("minted"));
+    let t = at("2026-12-01T15:00:00Z");
+    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    for lost in [&BrokenLog as &dyn AuditLog, &GoneLog] {
+        let e = rt.block_on(m.prepare(&input, t, &nonce(2)).commit_async(lost)).unwrap_err();
+        assert_eq!(e.code(), "audit_unavailable", "{e}");
+    }
+    assert!(records(m.audit_dir.path()).is_empty(), "nothing reached the real log");
+    let minted = rt.block_on(m.prepare(&input, t, &nonce(3)).commit_async(m.audit.as_ref())).unwrap();
+    assert_eq!(minted.receipt().seq(), 1, "the first durable record of this log");
+    let recs = records(m.audit_dir.path());
+    assert_eq!(recs[0].entry.outcome.as_deref(), Some("minted"));
+    assert_eq!(recs[0].entry.assertion_id.as_deref(), Some(minted.assertion_id()));
 }
 
 #[test]
@@ -178,7 +195,7 @@ fn submit_resolves_after_the_write_and_fails_once_the_writer_is_closed() {
     let pending: Vec<_> = (0..50)
         .map(|i| log.submit(sesame::audit::Kind::Decision, entry(i, "2026-12-01T00:00:00Z")))
         .collect();
-    let seqs: Vec<u64> = pending.into_iter().map(|p| p.blocking_recv().unwrap().unwrap().seq).collect();
+    let seqs: Vec<u64> = pending.into_iter().map(|p| p.blocking_recv().unwrap().unwrap().seq()).collect();
     assert_eq!(seqs, (1..=50).collect::<Vec<_>>());
     let on_disk = std::fs::read_to_string(&log_files(dir.path(), "local").unwrap()[0]).unwrap();
     assert_eq!(on_disk.lines().count(), 50, "every resolved record is in the file");
@@ -200,7 +217,7 @@ fn concurrent_appends_share_fsyncs_and_keep_one_chain() {
                     .map(|i| {
                         log.append(sesame::audit::Kind::Decision, entry(t * 1000 + i, "2026-12-01T00:00:00Z"))
                             .unwrap()
-                            .seq
+                            .seq()
                     })
                     .collect::<Vec<_>>()
             })

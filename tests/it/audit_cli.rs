@@ -156,7 +156,7 @@ fn kill_9_at_random_moments_loses_no_released_response() {
         let id = r["assertion_id"].as_str().unwrap();
         let xml =
             base64::engine::general_purpose::STANDARD.decode(r["saml_response"].as_str().unwrap()).unwrap();
-        let digest = sesame::audit::chain::hex(&openssl::sha::sha256(&xml));
+        let digest = sesame::core::text::hex(&openssl::sha::sha256(&xml));
         assert_eq!(recorded.get(id), Some(&digest.as_str()), "seed {seed}: response {id} has no record");
     }
     assert!(!received.is_empty(), "seed {seed}: no response completed in any round");
@@ -222,7 +222,7 @@ fn checkpoints_can_be_signed_by_a_separate_audit_key() {
     let _ = mint_json(&env, &ALICE);
     let log = audit_lines(&env);
     let cp = log.iter().find(|r| r["kind"] == "checkpoint").expect("closing checkpoint");
-    let other_id = sesame::audit::chain::hex(&openssl::sha::sha256(
+    let other_id = sesame::core::text::hex(&openssl::sha::sha256(
         &openssl::x509::X509::from_pem(&std::fs::read(&other.cert).unwrap()).unwrap().to_der().unwrap(),
     ));
     assert_eq!(cp["key_id"], other_id);
@@ -233,7 +233,7 @@ fn checkpoints_can_be_signed_by_a_separate_audit_key() {
         String::from_utf8_lossy(&v.stderr)
     );
     // Without that certificate the checkpoint cannot be trusted.
-    let files = sesame::audit::file::log_files(&env.dir.path().join("audit"), "local").unwrap();
+    let files = sesame::audit::files::log_files(&env.dir.path().join("audit"), "local").unwrap();
     let certs: sesame::audit::verify::Certs = crate::audit::certs();
     assert_eq!(
         sesame::audit::verify::verify(&files, &certs).unwrap_err().kind,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sesame::audit::chain::hash_line;
-use sesame::audit::file::log_files;
+use sesame::audit::files::log_files;
 use sesame::audit::verify::{verify, Breakage};
 use sesame::audit::{AuditLog, Entry, Record};
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use sesame::config::Config;
 use sesame::core::Nonce;
 use sesame::keys::{self, SigningMaterial};
-use sesame::mint::Minter;
+use sesame::service::mint::Minter;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -87,8 +87,8 @@ pub fn minter_with(config: &Config, material: SigningMaterial) -> TestMinter {
     let audit_dir = tempfile::tempdir().unwrap();
     let mut config = config.clone();
     config.audit.dir = audit_dir.path().to_path_buf();
-    let audit = sesame::app::open_audit(&config, &material, test_wall_clock()).unwrap();
-    let mut minter = sesame::app::minter(&config, &material, std::sync::Arc::new(audit)).unwrap();
+    let audit = sesame::edge::wiring::open_audit(&config, &material, test_wall_clock()).unwrap();
+    let mut minter = sesame::edge::wiring::minter(&config, &material, std::sync::Arc::new(audit)).unwrap();
     minter.wall_clock = test_wall_clock;
     TestMinter { minter, audit_dir }
 }
@@ -200,6 +200,22 @@ impl TempConfig {
 /// entitlements/schedules/directory/grants/inventory entries point at them when given,
 /// else at the repository's demo files.
 pub fn temp_config(idp_extra: &str, files: &[(&str, &str)]) -> TempConfig {
+    temp_config_with(idp_extra, files, &|_: &Path, pick: &Pick<'_>| {
+        format!("kind = \"file\"\nfile = {:?}\n", pick("directory.toml", "policies/demo/directory.toml"))
+    })
+}
+
+/// Picks a data file: the one written beside the configuration, or a repository default.
+pub type Pick<'a> = dyn Fn(&str, &str) -> String + 'a;
+
+/// As [`temp_config`], with the `[directory]` table's lines written by `directory`,
+/// which gets the configuration's directory (for files such as a password) and the
+/// file picker.
+pub fn temp_config_with(
+    idp_extra: &str,
+    files: &[(&str, &str)],
+    directory: &dyn Fn(&Path, &Pick<'_>) -> String,
+) -> TempConfig {
     let dir = tempfile::tempdir().unwrap();
     let key = key_copy("test-signing");
     for (name, content) in files {
@@ -231,10 +247,6 @@ signing_cert = {cert:?}
 entitlements = {ent:?}
 schedules = {sched:?}
 
-[directory]
-kind = "file"
-file = {dirf:?}
-
 [grants]
 kind = "file"
 file = {grants:?}
@@ -245,22 +257,24 @@ file = {inv:?}
 
 [audit]
 dir = {audit:?}
+
+[directory]
+{directory}
 "#,
         key = key.key.display().to_string(),
         cert = key.cert.display().to_string(),
         ent = pick("entitlements.toml", "policies/entitlements.toml"),
         sched = pick("schedules.toml", "policies/schedules.toml"),
-        dirf = pick("directory.toml", "policies/demo/directory.toml"),
         grants = pick("grants.toml", "policies/demo/grants.toml"),
         inv = pick("inventory.toml", "policies/demo/inventory.toml"),
         audit = dir.path().join("audit").display().to_string(),
+        directory = directory(dir.path(), &pick),
     );
     let path = dir.path().join("sesame.toml");
     std::fs::write(&path, text).unwrap();
     TempConfig { dir, path, _key: key }
 }
 
-/// A configuration where user `wide` holds `n` entitlements (`pam-00` …), all granted.
 pub fn wide_config(n: usize) -> TempConfig {
     let mut ent = format!("max_sets = {n}\n");
     let mut grants = String::new();
@@ -288,7 +302,7 @@ pub fn wide_config(n: usize) -> TempConfig {
 
 /// Every record of the `local` chain in `dir`, in order, as `T` (JSON values or records).
 pub fn audit_records<T: serde::de::DeserializeOwned>(dir: &Path) -> Vec<T> {
-    sesame::audit::file::log_files(dir, "local")
+    sesame::audit::files::log_files(dir, "local")
         .unwrap()
         .iter()
         .flat_map(|f| {

@@ -6,10 +6,12 @@
 
 use proptest::prelude::*;
 use regex::bytes::Regex;
-use sesame::adapters::file::FileGrants;
+use sesame::adapters::grants::file::FileGrants;
 use sesame::adapters::Grants as _;
 use sesame::core::{decide, Decision, Request};
-use sesame::saml::{build_response, DsigKey, ResponseParams, Signer, Targets};
+use sesame::saml::dsig::DsigKey;
+use sesame::saml::libxmlsec::{Signer, Targets};
+use sesame::saml::response::{build_response, ResponseParams};
 
 use crate::common::{at, cert_pem, demo_config, nonce, test_material};
 
@@ -31,7 +33,7 @@ fn fixture() -> Fixture {
     let m = test_material();
     let cfg = demo_config();
     Fixture {
-        params: sesame::mint::Minter::params(&cfg, &m.cert_der),
+        params: sesame::edge::wiring::params(&cfg, &m.cert_der),
         key: DsigKey::new(m.key.clone()).unwrap(),
         signer: Signer::new(&m.key_pem).unwrap(),
     }
@@ -42,7 +44,7 @@ fn decision(user: &str, when: &str, seed: u8) -> (Request, Decision) {
     let cfg = demo_config();
     let req = Request::parse(user, "i-0fedcba9876543210", "us-east-1").unwrap();
     let groups: Vec<_> =
-        ["pam-webserver", "pam-payments"].iter().map(|g| sesame::adapters::DirGroup::named(g)).collect();
+        ["pam-webserver", "pam-payments"].iter().map(|g| sesame::core::DirGroup::named(g)).collect();
     let (ents, _) = cfg.mapping.map(&groups);
     let grants = FileGrants::open(&crate::common::root().join("policies/demo/grants.toml"))
         .unwrap()
@@ -80,7 +82,10 @@ fn both_ways(f: &Fixture, p: &ResponseParams, user: &str, when: &str, seed: u8) 
     let u = build_response(p, &req, &d, &nonce(seed)).unwrap();
     let fast = f.key.sign(&u, &p.cert_b64, p.sign_response).unwrap();
     let targets = if p.sign_response { Targets::AssertionThenResponse } else { Targets::Assertion };
-    let slow = f.signer.sign(&u.template(&p.cert_b64, p.sign_response).unwrap(), targets).unwrap();
+    let slow = f
+        .signer
+        .sign(&sesame::saml::dsig::template(&u, &p.cert_b64, p.sign_response).unwrap(), targets)
+        .unwrap();
     let (vf, vs) = (values(&fast), values(&slow));
     assert_eq!(vf.len(), if p.sign_response { 4 } else { 2 });
     // The Assertion's signature is the last one in document order.
@@ -90,7 +95,7 @@ fn both_ways(f: &Fixture, p: &ResponseParams, user: &str, when: &str, seed: u8) 
         // compare with xmlsec1 signing the Response over dsig's signed Assertion.
         assert_eq!(vf[..2], values(&xmlsec1_signs_response(&fast))[..2], "disagree on the Response");
     }
-    sesame::saml::sign::verify_assertion(&fast, cert_pem().as_bytes()).unwrap();
+    sesame::saml::libxmlsec::verify_assertion(&fast, cert_pem().as_bytes()).unwrap();
     fast
 }
 

@@ -46,7 +46,7 @@ fn the_assertion_is_encrypted_and_xmlsec1_decrypts_and_verifies_it() {
     let m = minter(&cfg);
     let minted =
         m.mint("alice", "i-0fedcba9876543210", "us-east-1", at("2026-12-01T15:00:00Z"), &nonce(4)).unwrap();
-    let xml = String::from_utf8(minted.xml.clone()).unwrap();
+    let xml = String::from_utf8(minted.xml().to_vec()).unwrap();
     assert!(
         xml.contains(r#"<saml:EncryptedAssertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion">"#)
             && xml.contains("http://www.w3.org/2009/xmlenc11#aes256-gcm")
@@ -59,7 +59,7 @@ fn the_assertion_is_encrypted_and_xmlsec1_decrypts_and_verifies_it() {
     assert!(xml.contains(&format!("Destination=\"{ACS}\"")));
 
     let enc = p.dir.path().join("enc.xml");
-    std::fs::write(&enc, &minted.xml).unwrap();
+    std::fs::write(&enc, minted.xml()).unwrap();
     let out =
         Command::new("xmlsec1").args(["--decrypt", "--privkey-pem"]).arg(&p.key).arg(&enc).output().unwrap();
     assert!(out.status.success(), "xmlsec1 --decrypt: {}", String::from_utf8_lossy(&out.stderr));

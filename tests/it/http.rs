@@ -110,9 +110,14 @@ fn a_request_without_a_certificate_never_reaches_a_handler_and_is_audited() {
 fn a_certificate_from_another_ca_fails_the_handshake_and_is_audited() {
     let s = start();
     let other = tempfile::tempdir().unwrap();
-    let set = sesame::tls_dev::DevTls::in_dir(other.path());
-    sesame::tls_dev::generate(&set, "demo-access-manager", crate::common::at("2026-11-20T00:00:00Z"), 30)
-        .unwrap();
+    let set = sesame::keys::dev_tls::DevTls::in_dir(other.path());
+    sesame::keys::dev_tls::generate(
+        &set,
+        "demo-access-manager",
+        crate::common::at("2026-11-20T00:00:00Z"),
+        30,
+    )
+    .unwrap();
     let c = client(&s.tls.ca_cert, &set.client_cert, &set.client_key);
     assert!(c.get(format!("{}/healthz", s.url)).send().is_err(), "the handshake must fail");
     let recs = audit_records(&s);
@@ -260,9 +265,14 @@ fn sighup_reloads_certificates_without_dropping_connections() {
     assert_eq!(old.get(format!("{}/healthz", s.url)).send().unwrap().status(), StatusCode::OK);
     // A whole new CA, server and client certificate replace the files.
     let new_dir = tempfile::tempdir().unwrap();
-    let new = sesame::tls_dev::DevTls::in_dir(new_dir.path());
-    sesame::tls_dev::generate(&new, "demo-access-manager", crate::common::at("2026-11-20T00:00:00Z"), 30)
-        .unwrap();
+    let new = sesame::keys::dev_tls::DevTls::in_dir(new_dir.path());
+    sesame::keys::dev_tls::generate(
+        &new,
+        "demo-access-manager",
+        crate::common::at("2026-11-20T00:00:00Z"),
+        30,
+    )
+    .unwrap();
     for (from, to) in [
         (&new.server_cert, &s.tls.server_cert),
         (&new.server_key, &s.tls.server_key),

@@ -91,7 +91,8 @@ fn a_real_sixteen_set_response_is_covered_by_the_policy() {
     let xml = String::from_utf8(
         m.mint("wide", "i-0aaaaaaaaaaaaaaaa", "us-east-1", at("2026-12-01T15:00:00Z"), &nonce(2))
             .unwrap()
-            .xml,
+            .xml()
+            .to_vec(),
     )
     .unwrap();
     let emitted: BTreeSet<String> = xml

@@ -88,7 +88,8 @@ fn garbage_and_missing_files_are_clear_errors() {
 
 #[test]
 fn the_signer_refuses_a_non_key() {
-    assert!(
-        sesame::saml::Signer::new(b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").is_err()
-    );
+    assert!(sesame::saml::libxmlsec::Signer::new(
+        b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"
+    )
+    .is_err());
 }

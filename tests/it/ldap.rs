@@ -4,16 +4,17 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use sesame::adapters::ldap::{user_filter, LdapDirectory};
-use sesame::adapters::{DirGroup, Directory, UserGroups};
+use sesame::adapters::directory::ldap::{user_filter, LdapDirectory};
+use sesame::adapters::{Directory, UserGroups};
 use sesame::config::{Config, Source};
+use sesame::core::DirGroup;
 use sesame::core::UserName;
 
-use crate::common::{at, key_copy, minter, nonce, root, sesame, KeyCopy};
+use crate::common::{at, minter, nonce, root, sesame, temp_config_with, TempConfig};
 
 /// Connection settings written by `scripts/openldap.sh start` (DIR/env).
 pub struct LdapEnv(HashMap<String, String>);
@@ -37,18 +38,11 @@ impl LdapEnv {
     }
 }
 
-/// A configuration in a temporary directory using the LDAP directory; `directory`
-/// lines are appended to the `[directory]` table.
-pub struct LdapSetup {
-    pub dir: tempfile::TempDir,
-    pub path: PathBuf,
-    pub _key: KeyCopy,
-}
+/// A configuration in a temporary directory using the LDAP directory.
+pub type LdapSetup = TempConfig;
 
-impl LdapSetup {
-    pub fn config(&self) -> Config {
-        Config::load(Some(&self.path)).unwrap()
-    }
+impl TempConfig {
+    /// The LDAP directory this configuration names.
     pub fn directory(&self) -> LdapDirectory {
         match self.config().directory {
             Source::Ldap(l) => LdapDirectory::new(*l).unwrap(),
@@ -61,6 +55,8 @@ pub fn setup(url_key: &str, directory: &str, entitlements: &str) -> LdapSetup {
     setup_env(&LdapEnv::load(), url_key, "LDAP_BIND_DN", directory, entitlements)
 }
 
+/// `directory` lines are appended to the `[directory]` table; `entitlements` is a
+/// path in the repository.
 pub fn setup_env(
     env: &LdapEnv,
     url_key: &str,
@@ -68,58 +64,19 @@ pub fn setup_env(
     directory: &str,
     entitlements: &str,
 ) -> LdapSetup {
-    let dir = tempfile::tempdir().unwrap();
-    let key = key_copy("test-signing");
-    let pw = dir.path().join("ldap.pw");
-    std::fs::write(&pw, format!("{}\n", env.get("LDAP_BIND_PW"))).unwrap();
-    let r = |p: &str| root().join(p).display().to_string();
-    let text = format!(
-        r#"
-[idp]
-entity_id = "https://sesame.localhost/idp"
-sso_url = "https://sesame.localhost/sso"
-[aws]
-role_arn = "arn:aws:iam::111122223333:role/sesame-session-manager"
-provider_arn = "arn:aws:iam::111122223333:saml-provider/sesame"
-[keys]
-signing_key = {key:?}
-signing_cert = {cert:?}
-[policies]
-entitlements = {ent:?}
-schedules = {sched:?}
-[grants]
-kind = "file"
-file = {grants:?}
-[inventory]
-kind = "file"
-file = {inv:?}
-[audit]
-dir = {audit:?}
-[directory]
-kind = "ldap"
-url = {url:?}
-ca_file = {ca:?}
-bind_dn = {bind:?}
-bind_password_file = {pw:?}
-user_base = {base:?}
-{directory}
-"#,
-        key = key.key.display().to_string(),
-        cert = key.cert.display().to_string(),
-        ent = r(entitlements),
-        sched = r("policies/schedules.toml"),
-        grants = r("policies/demo/grants.toml"),
-        inv = r("policies/demo/inventory.toml"),
-        audit = dir.path().join("audit").display().to_string(),
-        url = env.get(url_key),
-        ca = env.get("LDAP_CA_FILE"),
-        bind = env.get(bind_key),
-        pw = pw.display().to_string(),
-        base = env.get("LDAP_BASE"),
-    );
-    let path = dir.path().join("sesame.toml");
-    std::fs::write(&path, text).unwrap();
-    LdapSetup { dir, path, _key: key }
+    let map = std::fs::read_to_string(root().join(entitlements)).unwrap();
+    temp_config_with("", &[("entitlements.toml", &map)], &|dir: &Path, _| {
+        let pw = dir.join("ldap.pw");
+        std::fs::write(&pw, format!("{}\n", env.get("LDAP_BIND_PW"))).unwrap();
+        format!(
+            "kind = \"ldap\"\nurl = {:?}\nca_file = {:?}\nbind_dn = {:?}\nbind_password_file = {:?}\nuser_base = {:?}\n{directory}\n",
+            env.get(url_key),
+            env.get("LDAP_CA_FILE"),
+            env.get(bind_key),
+            pw.display().to_string(),
+            env.get("LDAP_BASE"),
+        )
+    })
 }
 
 pub const TEST_MAP: &str = "tests/data/ldap/entitlements.toml";
@@ -357,8 +314,10 @@ fn mint_with_ldap_gives_the_demo_outcomes() {
         ("carol", "i-0123456789abcdef0", "2026-12-01T15:00:00Z"),
         ("bob", "i-0123456789abcdef0", "2026-12-01T15:00:00Z"),
     ] {
-        let a = f.mint(u, i, "us-east-1", at(t), &nonce(9)).map(|m| m.decision).map_err(|e| e.code());
-        let b = l.mint(u, i, "us-east-1", at(t), &nonce(9)).map(|m| m.decision).map_err(|e| e.code());
+        let a =
+            f.mint(u, i, "us-east-1", at(t), &nonce(9)).map(|m| m.decision().clone()).map_err(|e| e.code());
+        let b =
+            l.mint(u, i, "us-east-1", at(t), &nonce(9)).map(|m| m.decision().clone()).map_err(|e| e.code());
         assert_eq!(a, b, "{u} {i} {t}");
     }
 }

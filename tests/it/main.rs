@@ -18,13 +18,15 @@ mod http; // sesame serve end to end over mutual TLS
 mod iam; // IAM policies match what the minter emits; sizes and splitting
 mod ids; // user, instance and region syntax
 mod keys; // key generation, permissions, mismatched certificates
+mod layers; // the dependency table of ARCHITECTURE.md, enforced; no cycles between modules
 mod ldap; // the LDAP directory against a real OpenLDAP server
 mod metadata; // IdP metadata shape and schema validity
 mod openapi; // docs/openapi.json against real responses
 mod rotation; // key rotation without downtime, expiry warnings
+mod samael; // samael's SAML model reads what sesame decided, in responses and metadata
 mod saml_golden; // byte-stable signed responses
 mod server; // fixture: the real server and HTTPS clients with certificates
 mod tags; // AWS session-tag rules and numbered names
-mod tidy; // repository rules: module docs, file length, dependency rule
+mod tidy; // repository rules: module docs, file length, clock and unsafe
 mod validators; // xmlsec1 and python3-saml accept every response, reject tampered ones
 mod window; // schedules and daylight-saving rules

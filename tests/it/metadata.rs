@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::common::{at, data, demo_config, demo_config_with, root, run_python, test_material};
 
 fn demo_metadata() -> Vec<u8> {
-    sesame::app::metadata(&demo_config(), &test_material(), at("2026-12-01T00:00:00Z")).unwrap()
+    sesame::edge::trust::metadata(&demo_config(), &test_material(), at("2026-12-01T00:00:00Z")).unwrap()
 }
 
 #[test]
@@ -42,9 +42,10 @@ fn rotation_candidates_are_published_after_the_current_certificate() {
             &format!("generate_if_missing = true\npublish_certs = [{other:?}]"),
         )
     });
-    let xml =
-        String::from_utf8(sesame::app::metadata(&cfg, &test_material(), at("2026-12-01T00:00:00Z")).unwrap())
-            .unwrap();
+    let xml = String::from_utf8(
+        sesame::edge::trust::metadata(&cfg, &test_material(), at("2026-12-01T00:00:00Z")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(xml.matches(r#"<md:KeyDescriptor use="signing">"#).count(), 2);
     let r = run_python(&json!({"mode": "metadata", "documents": [xml]}));
     assert_eq!(r[0]["valid"], true);

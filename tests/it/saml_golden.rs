@@ -26,7 +26,7 @@ pub fn mint_case(user: &str, instance: &str, when: &str, sign_response: bool) ->
     } else {
         demo_config()
     };
-    minter(&cfg).mint(user, instance, "us-east-1", at(when), &nonce(7)).unwrap().xml
+    minter(&cfg).mint(user, instance, "us-east-1", at(when), &nonce(7)).unwrap().xml().to_vec()
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use sesame::tls_dev::{self, DevTls};
+use sesame::keys::dev_tls::{self, DevTls};
 
 use crate::common::{sesame, temp_config, TempConfig};
 
@@ -35,7 +35,7 @@ impl Server {
     pub fn client_as(&self, cn: &str) -> reqwest::blocking::Client {
         let dir = self.env.dir.path();
         let (c, k) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
-        tls_dev::issue_client(&self.tls, cn, &c, &k, crate::common::at("2026-11-20T00:00:00Z")).unwrap();
+        dev_tls::issue_client(&self.tls, cn, &c, &k, crate::common::at("2026-11-20T00:00:00Z")).unwrap();
         client(&self.tls.ca_cert, &c, &k)
     }
     pub fn signal(&self, sig: &str) {

@@ -52,7 +52,8 @@ fn live_responses_for_the_demo_are_accepted() {
     ];
     let mut all = Vec::new();
     for (seed, (user, instance)) in cases.iter().enumerate() {
-        let x = m.mint(user, instance, "us-east-1", at(when), &nonce(seed as u8 + 40)).unwrap().xml;
+        let x =
+            m.mint(user, instance, "us-east-1", at(when), &nonce(seed as u8 + 40)).unwrap().xml().to_vec();
         assert!(xmlsec1_verifies(&x, &data("test-signing.crt"), ASSERTION), "{user} {instance}");
         all.push(x);
     }
@@ -64,7 +65,7 @@ fn sixteen_sets_are_accepted_and_parsed_with_their_values() {
     let env = wide_config(16);
     let m = minter(&env.config());
     let when = "2026-12-01T15:00:00Z";
-    let x = m.mint("wide", "i-0123456789abcdef0", "us-east-1", at(when), &nonce(3)).unwrap().xml;
+    let x = m.mint("wide", "i-0123456789abcdef0", "us-east-1", at(when), &nonce(3)).unwrap().xml().to_vec();
     assert!(xmlsec1_verifies(&x, &data("test-signing.crt"), ASSERTION));
     let r = &onelogin(&[b64(&x)], at(when), false)[0];
     assert_eq!(r["valid"], true, "{r}");
@@ -118,7 +119,7 @@ fn a_response_signed_by_another_key_is_rejected() {
     let m = crate::common::minter_with(&demo_config(), material);
     let forged =
         m.mint("alice", "i-0fedcba9876543210", "us-east-1", at("2026-12-01T15:00:00Z"), &nonce(7)).unwrap();
-    assert_onelogin_all(&[forged.xml], "2026-12-01T15:00:00Z", false, false);
+    assert_onelogin_all(&[forged.xml().to_vec()], "2026-12-01T15:00:00Z", false, false);
 }
 
 #[test]

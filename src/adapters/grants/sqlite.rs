@@ -1,0 +1,212 @@
+//! The embedded grants store: one SQLite file (WAL, synchronous FULL), the default
+//! source of approved windows. Revoked and expired grants stay in the table for audit;
+//! revocation takes effect for the next request (every lookup reads the table).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use crate::adapters::{GrantError, GrantStore, Grants, LookupError, NewGrant, StoredGrant};
+use crate::core::{Grant, GroupName, Interval, UserName};
+
+pub struct SqliteGrants {
+    conn: Mutex<Connection>,
+}
+
+fn store(e: impl std::fmt::Display) -> LookupError {
+    LookupError::Grants(e.to_string())
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS grants (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user        TEXT NOT NULL,
+    grp         TEXT NOT NULL,
+    grp_key     TEXT NOT NULL,
+    start_s     INTEGER NOT NULL,
+    end_s       INTEGER NOT NULL CHECK (end_s > start_s),
+    ticket      TEXT NOT NULL,
+    approver    TEXT NOT NULL,
+    created_s   INTEGER NOT NULL,
+    created_by  TEXT NOT NULL,
+    revoked_s   INTEGER,
+    revoked_by  TEXT
+);
+CREATE INDEX IF NOT EXISTS grants_user ON grants (user, grp_key);
+";
+
+const COLUMNS: &str =
+    "id, user, grp, start_s, end_s, ticket, approver, created_s, created_by, revoked_s, revoked_by";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+    ))
+}
+
+type Row = (i64, String, String, i64, i64, String, String, i64, String, Option<i64>, Option<String>);
+
+fn stored(r: Row) -> Result<StoredGrant, LookupError> {
+    let (id, user, grp, s, e, ticket, approver, created, created_by, revoked, revoked_by) = r;
+    Ok(StoredGrant {
+        id,
+        user: UserName::parse("user", &user).map_err(store)?,
+        group: GroupName::parse("group", &grp).map_err(store)?,
+        window: Interval::new(at(s), at(e)).ok_or_else(|| store(format!("grant {id}: end before start")))?,
+        ticket,
+        approver,
+        created_at: at(created),
+        created_by,
+        revoked_at: revoked.map(at),
+        revoked_by,
+    })
+}
+
+impl SqliteGrants {
+    /// Opens (or creates) the database. Returns whether it was created.
+    pub fn open(path: &Path) -> Result<(Self, bool), LookupError> {
+        let created = !path.exists();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| store(format!("{}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| store(format!("{}: {e}", path.display())))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(store)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(store)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(store)?;
+        conn.execute_batch(SCHEMA).map_err(|e| store(format!("{}: {e}", path.display())))?;
+        Ok((Self { conn: Mutex::new(conn) }, created))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, LookupError>) -> Result<T, LookupError> {
+        let mut c = self.conn.lock().map_err(|_| store("grants store lock poisoned"))?;
+        f(&mut c)
+    }
+
+    fn one(c: &Connection, id: i64) -> Result<Option<StoredGrant>, LookupError> {
+        let sql = format!("SELECT {COLUMNS} FROM grants WHERE id = ?1");
+        let r = c.query_row(&sql, params![id], row).optional().map_err(store)?;
+        r.map(stored).transpose()
+    }
+}
+
+impl Grants for SqliteGrants {
+    /// A local file in WAL mode: reads do not wait for other readers or for writers'
+    /// transactions; at worst for this process's own grant write (milliseconds).
+    fn local(&self) -> bool {
+        true
+    }
+
+    fn ready(&self) -> Result<(), LookupError> {
+        self.with(|c| {
+            c.query_row("SELECT count(*) FROM grants", [], |r| r.get::<_, i64>(0)).map(drop).map_err(store)
+        })
+    }
+
+    fn grants(&self, user: &UserName, _now: DateTime<Utc>) -> Result<Vec<Grant>, LookupError> {
+        self.with(|c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT grp, start_s, end_s, ticket FROM grants WHERE user = ?1 AND revoked_s IS NULL",
+                )
+                .map_err(store)?;
+            let rows = st
+                .query_map(params![user.as_str()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get::<_, String>(3)?))
+                })
+                .map_err(store)?;
+            let mut out = Vec::new();
+            for r in rows {
+                let (grp, s, e, ticket) = r.map_err(store)?;
+                if let (Ok(group), Some(window)) =
+                    (GroupName::parse("group", &grp), Interval::new(at(s), at(e)))
+                {
+                    out.push(Grant { group, window, ticket });
+                }
+            }
+            Ok(out)
+        })
+    }
+}
+
+impl GrantStore for SqliteGrants {
+    fn add(&self, g: NewGrant, now: DateTime<Utc>, by: &str) -> Result<StoredGrant, GrantError> {
+        let r = self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store)?;
+            let overlap: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM grants WHERE user = ?1 AND grp_key = ?2 AND revoked_s IS NULL AND start_s < ?4 AND end_s > ?3 LIMIT 1",
+                    params![g.user.as_str(), g.group.fold(), g.window.start.timestamp(), g.window.end.timestamp()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(store)?;
+            if let Some(id) = overlap {
+                return Ok(Err(GrantError::Overlap(id)));
+            }
+            tx.execute(
+                "INSERT INTO grants (user, grp, grp_key, start_s, end_s, ticket, approver, created_s, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    g.user.as_str(),
+                    g.group.as_str(),
+                    g.group.fold(),
+                    g.window.start.timestamp(),
+                    g.window.end.timestamp(),
+                    g.ticket,
+                    g.approver,
+                    now.timestamp(),
+                    by
+                ],
+            )
+            .map_err(store)?;
+            let id = tx.last_insert_rowid();
+            let s = Self::one(&tx, id)?.ok_or_else(|| store("inserted grant vanished"))?;
+            tx.commit().map_err(store)?;
+            Ok(Ok(s))
+        });
+        r.map_err(GrantError::Store)?
+    }
+
+    fn list(&self, user: Option<&UserName>) -> Result<Vec<StoredGrant>, LookupError> {
+        self.with(|c| {
+            let sql = format!("SELECT {COLUMNS} FROM grants WHERE ?1 IS NULL OR user = ?1 ORDER BY id");
+            let mut st = c.prepare(&sql).map_err(store)?;
+            let rows = st.query_map(params![user.map(UserName::as_str)], row).map_err(store)?;
+            rows.map(|r| r.map_err(store).and_then(stored)).collect()
+        })
+    }
+
+    fn revoke(&self, id: i64, now: DateTime<Utc>, by: &str) -> Result<StoredGrant, GrantError> {
+        let r = self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store)?;
+            let Some(g) = Self::one(&tx, id)? else { return Ok(Err(GrantError::NotFound(id))) };
+            if g.revoked_at.is_some() {
+                return Ok(Err(GrantError::AlreadyRevoked(id)));
+            }
+            tx.execute(
+                "UPDATE grants SET revoked_s = ?2, revoked_by = ?3 WHERE id = ?1",
+                params![id, now.timestamp(), by],
+            )
+            .map_err(store)?;
+            let g = Self::one(&tx, id)?.ok_or_else(|| store("revoked grant vanished"))?;
+            tx.commit().map_err(store)?;
+            Ok(Ok(g))
+        });
+        r.map_err(GrantError::Store)?
+    }
+}

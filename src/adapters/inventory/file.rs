@@ -1,0 +1,59 @@
+//! Instance tags from a TOML file (`[[instance]] id, region, tags`), read and
+//! validated when opened; a malformed file is an error that names the file and the entry.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::adapters::{read_toml, Inventory, LookupError};
+use crate::core::{InstanceId, Region};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInventory {
+    #[serde(default)]
+    instance: Vec<RawInstance>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstance {
+    id: String,
+    region: String,
+    tags: HashMap<String, String>,
+}
+
+/// Instance tags from a TOML file (`[[instance]] id, region, tags`).
+#[derive(Debug)]
+pub struct FileInventory {
+    tags: HashMap<(String, String), HashMap<String, String>>,
+}
+
+impl FileInventory {
+    pub fn open(path: &Path) -> Result<Self, LookupError> {
+        let raw: RawInventory = read_toml(path, LookupError::Inventory)?;
+        let mut tags = HashMap::new();
+        for (i, r) in raw.instance.into_iter().enumerate() {
+            let bad = |m: String| LookupError::Inventory(format!("{}: instance[{i}]: {m}", path.display()));
+            let id = InstanceId::parse("id", &r.id).map_err(|e| bad(e.to_string()))?;
+            let region = Region::parse("region", &r.region).map_err(|e| bad(e.to_string()))?;
+            tags.insert((id.as_str().to_owned(), region.as_str().to_owned()), r.tags);
+        }
+        Ok(Self { tags })
+    }
+}
+
+impl Inventory for FileInventory {
+    fn local(&self) -> bool {
+        true
+    }
+
+    fn tags(
+        &self,
+        instance: &InstanceId,
+        region: &Region,
+    ) -> Result<Option<HashMap<String, String>>, LookupError> {
+        Ok(self.tags.get(&(instance.as_str().to_owned(), region.as_str().to_owned())).cloned())
+    }
+}

@@ -1,0 +1,95 @@
+//! The audit sink's contract (DESIGN step 8): [`AuditLog`] appends one record and
+//! answers only once it is durable, with a [`Receipt`] that only an audit writer can
+//! make. Minting releases a response only with a receipt (`crate::service::mint`).
+
+use super::record::{Entry, Kind};
+
+/// Proof that a record is durable. Made only by the audit writers in this module's
+/// folder, so no other code can claim a record was written. A receipt can be read:
+///
+/// ```
+/// fn seq(r: &sesame::audit::log::Receipt) -> (u64, &str) {
+///     (r.seq(), r.hash())
+/// }
+/// ```
+///
+/// but not made:
+///
+/// ```compile_fail,E0451
+/// fn forge() -> sesame::audit::log::Receipt {
+///     sesame::audit::log::Receipt { seq: 1, hash: String::new() }
+/// }
+/// ```
+#[derive(Debug, PartialEq, Eq)]
+pub struct Receipt {
+    seq: u64,
+    hash: String,
+}
+
+impl Receipt {
+    pub(in crate::audit) fn new(seq: u64, hash: String) -> Self {
+        Self { seq, hash }
+    }
+
+    /// The record's sequence number in its replica's chain.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Hex SHA-256 of the record's line.
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuditError {
+    #[error("audit log unavailable: {0}")]
+    Unavailable(String),
+    #[error("audit log damaged: {0}")]
+    Damaged(String),
+}
+
+impl AuditError {
+    /// The writer thread is gone (closed, or it stopped on an error).
+    pub fn stopped() -> Self {
+        AuditError::Unavailable("the audit writer has stopped".into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuditError::Unavailable(_) => "audit_unavailable",
+            AuditError::Damaged(_) => "audit_damaged",
+        }
+    }
+}
+
+/// A record handed to the writer: resolves once it is durable, or with the error that
+/// kept it from being written. A dropped sender (writer gone) reads as an error.
+pub type Submitted = tokio::sync::oneshot::Receiver<Result<Receipt, AuditError>>;
+
+/// Awaits a [`Submitted`] record: its receipt once durable, or why it is not.
+pub async fn durable(submitted: Submitted) -> Result<Receipt, AuditError> {
+    submitted.await.unwrap_or_else(|_| Err(AuditError::stopped()))
+}
+
+/// Step 8: where records go (a decision, a grant change, an access denial).
+pub trait AuditLog: Send + Sync {
+    /// Appends and waits until the record is durable.
+    fn append(&self, kind: Kind, entry: Entry) -> Result<Receipt, AuditError>;
+    /// Hands the record over without waiting (async handlers await the result). The
+    /// default appends synchronously.
+    fn submit(&self, kind: Kind, entry: Entry) -> Submitted {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let _ = tx.send(self.append(kind, entry));
+        rx
+    }
+    /// For `/readyz`: can a record be written now?
+    fn ready(&self) -> Result<(), AuditError> {
+        Ok(())
+    }
+    /// For `/metrics`: (records, fsyncs, seconds spent in write + fsync).
+    fn counters(&self) -> (u64, u64, f64) {
+        (0, 0, 0.0)
+    }
+}

@@ -1,0 +1,128 @@
+//! The validated configuration, as the rest of sesame reads it. Only
+//! [`Config::load`](super::load) makes one; every field has passed its rule.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::server::Server;
+use crate::core::decide::Policy;
+use crate::core::{Mapping, NameIdFormat};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Idp {
+    pub entity_id: String,
+    pub sso_url: String,
+    pub name_id_format: NameIdFormat,
+    pub assertion_lifetime: u32,
+    pub sign_response: bool,
+    pub metadata_valid_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Aws {
+    pub role_arn: String,
+    pub provider_arn: String,
+    pub acs_url: String,
+    pub audience: String,
+    pub console_url: String,
+    /// The IAM SAML provider's encryption certificate: assertions are encrypted to it.
+    pub encryption_cert: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    pub signing_key: PathBuf,
+    pub signing_cert: PathBuf,
+    pub publish_certs: Vec<PathBuf>,
+    pub generate_if_missing: bool,
+}
+
+/// The assertion log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audit {
+    pub dir: PathBuf,
+    pub replica: String,
+    pub rotate_bytes: u64,
+    pub checkpoint_every: u64,
+    /// Signs checkpoints; default: the SAML signing key and certificate.
+    pub checkpoint_key: PathBuf,
+    pub checkpoint_cert: PathBuf,
+}
+
+/// Where a lookup's data comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    None,
+    File(PathBuf),
+    /// LDAP / Active Directory (directory only).
+    Ldap(Box<LdapConfig>),
+    /// The embedded SQLite grants store, with a file imported when it is created.
+    Sqlite {
+        path: PathBuf,
+        seed: Option<PathBuf>,
+    },
+}
+
+/// The validated configuration. Only [`Config::load`] makes one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub source_name: String,
+    pub idp: Idp,
+    pub aws: Aws,
+    pub keys: Keys,
+    pub policy: Policy,
+    pub mapping: Mapping,
+    pub directory: Source,
+    pub grants: Source,
+    pub inventory: Source,
+    pub audit: Audit,
+    /// Longest window a new grant may have, seconds.
+    pub grants_max_seconds: i64,
+    pub server: Server,
+}
+
+/// How group memberships are resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupMode {
+    /// In-chain on Active Directory, walk elsewhere (decided from the rootDSE).
+    Auto,
+    /// `member:1.2.840.113556.1.4.1941:=` — Active Directory only.
+    InChain,
+    /// Breadth-first over `member`, bounded by `max_depth`, cycle-safe.
+    Walk,
+    /// The user's `memberOf` values only (no nesting).
+    MemberOf,
+}
+
+/// Validated LDAP settings (see `policies/sesame.example.toml`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct LdapConfig {
+    pub url: String,
+    pub starttls: bool,
+    pub ca_file: Option<PathBuf>,
+    pub bind_dn: String,
+    pub bind_password: String,
+    pub user_base: String,
+    /// A filter with exactly one `{user}`.
+    pub user_filter: String,
+    pub group_base: String,
+    pub group_filter: String,
+    pub groups: GroupMode,
+    pub max_depth: usize,
+    pub max_groups: usize,
+    pub pool_size: usize,
+    pub timeout: Duration,
+    pub cache_ttl: Duration,
+    /// Attributes read from group entries for mapping rules.
+    pub group_attributes: Vec<String>,
+}
+
+impl std::fmt::Debug for LdapConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LdapConfig")
+            .field("url", &self.url)
+            .field("bind_dn", &self.bind_dn)
+            .field("bind_password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,230 @@
+//! `sesame audit verify|search|show`: the auditor's commands over the assertion log.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use clap::{Args, Subcommand, ValueEnum};
+use openssl::pkey::{PKey, Public};
+
+use super::common::{load_config, Failure};
+use crate::audit::files::log_files;
+use crate::audit::search::{search, Filter};
+use crate::audit::verify::verify;
+use crate::config::Config;
+use crate::core::text::hex;
+use crate::edge::trust;
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the hash chain and checkpoint signatures; name the first broken record.
+    Verify(VerifyArgs),
+    /// Find decision records by user, instance, assertion ID, outcome or time.
+    Search(SearchArgs),
+    /// Verify a SAMLResponse's signature and find its audit record.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Log files of one replica, in order. Default: every file of the configured replica.
+    pub files: Vec<PathBuf>,
+    /// Also trust this certificate (PEM) for checkpoints; repeatable.
+    #[arg(long, value_name = "PEM")]
+    pub cert: Vec<PathBuf>,
+    /// Fail when records follow the last checkpoint (an unsealed tail).
+    #[arg(long)]
+    pub sealed: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long)]
+    pub instance: Option<String>,
+    #[arg(long)]
+    pub assertion_id: Option<String>,
+    /// minted, minted_some_closed, minted_all_closed, refused or failed.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Records at or after this instant (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub since: Option<String>,
+    /// Records before this instant (RFC 3339).
+    #[arg(long, value_name = "RFC3339")]
+    pub until: Option<String>,
+    /// A table for people, or the matching records as stored (JSON lines).
+    #[arg(long, value_enum, default_value_t = Output::Table)]
+    pub format: Output,
+    /// Log files to search. Default: every file of the configured replica.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A file holding the SAMLResponse: XML, or its base64 form value.
+    #[arg(long, value_name = "FILE")]
+    pub response: PathBuf,
+}
+
+fn files(cfg: &Config, given: Vec<PathBuf>) -> Result<Vec<PathBuf>, Failure> {
+    if !given.is_empty() {
+        return Ok(given);
+    }
+    let v = log_files(&cfg.audit.dir, &cfg.audit.replica).map_err(|e| Failure::new(3, e))?;
+    if v.is_empty() {
+        return Err(Failure::new(
+            3,
+            format!("no audit log files for replica {:?} in {}", cfg.audit.replica, cfg.audit.dir.display()),
+        ));
+    }
+    Ok(v)
+}
+
+fn time(flag: &str, v: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, Failure> {
+    v.map(|s| {
+        chrono::DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|_| Failure::new(2, format!("{flag}: must be an RFC 3339 instant (got {s:?})")))
+    })
+    .transpose()
+}
+
+pub fn run(config: Option<&Path>, cmd: AuditCommand) -> Result<(), Failure> {
+    let cfg = load_config(config)?;
+    match cmd {
+        AuditCommand::Verify(a) => {
+            let mut certs: HashMap<String, PKey<Public>> = HashMap::new();
+            let mut all = trust::known_certs(&cfg).map_err(|e| Failure::new(3, e))?;
+            for p in &a.cert {
+                let c = crate::keys::load_cert(p).map_err(|e| Failure::new(2, e))?;
+                let der = c.to_der().map_err(|e| Failure::new(2, e))?;
+                all.push((hex(&openssl::sha::sha256(&der)), c));
+            }
+            for (id, c) in all {
+                certs.insert(id, c.public_key().map_err(|e| Failure::new(2, e))?);
+            }
+            let files = files(&cfg, a.files)?;
+            let r =
+                verify(&files, &certs).map_err(|b| Failure::new(1, format!("audit log broken at {b}")))?;
+            println!(
+                "ok: replica {} — {} records (seq {}..{}) in {} files, {} checkpoints, head {}",
+                r.replica, r.records, r.first_seq, r.last_seq, r.files, r.checkpoints, r.head
+            );
+            if r.starts_mid_chain {
+                println!("note: the chain starts at seq {} (earlier files were not given)", r.first_seq);
+            }
+            if r.unsealed > 0 {
+                let msg = format!(
+                    "{} records follow the last checkpoint: a truncation among them would not be detectable",
+                    r.unsealed
+                );
+                if a.sealed {
+                    return Err(Failure::new(1, msg));
+                }
+                println!("warning: {msg}");
+            }
+            Ok(())
+        }
+        AuditCommand::Search(a) => {
+            let filter = Filter {
+                user: a.user,
+                instance: a.instance,
+                assertion_id: a.assertion_id,
+                response_sha256: None,
+                outcome: a.status,
+                since: time("--since", a.since)?,
+                until: time("--until", a.until)?,
+            };
+            let hits = search(&files(&cfg, a.files)?, &filter).map_err(|e| Failure::new(3, e))?;
+            match a.format {
+                Output::Json => hits.iter().for_each(|h| println!("{}", h.raw)),
+                Output::Table => {
+                    println!(
+                        "{:>8}  {:20}  {:18}  {:12}  {:19}  {:10}  {:35}  sets",
+                        "seq", "time", "outcome", "user", "instance", "region", "assertion_id"
+                    );
+                    for h in &hits {
+                        let e = &h.record.entry;
+                        let sets: Vec<String> =
+                            e.sets.iter().map(|s| format!("{}={}", s.entitlement, s.status)).collect();
+                        let d = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                        println!(
+                            "{:>8}  {:20}  {:18}  {:12}  {:19}  {:10}  {:35}  {}",
+                            h.record.seq,
+                            e.time,
+                            d(&e.outcome),
+                            d(&e.user),
+                            d(&e.instance),
+                            d(&e.region),
+                            d(&e.assertion_id),
+                            sets.join(",")
+                        );
+                    }
+                    println!("{} records", hits.len());
+                }
+            }
+            Ok(())
+        }
+        AuditCommand::Show(a) => show(&cfg, &a.response),
+    }
+}
+
+fn show(cfg: &Config, path: &Path) -> Result<(), Failure> {
+    let raw = std::fs::read(path).map_err(|e| Failure::new(2, format!("{}: {e}", path.display())))?;
+    let trimmed = raw.trim_ascii();
+    // The record holds the digest of the exact bytes released: the base64 form value
+    // decodes to them; a saved XML file may have lost or gained the final newline.
+    let candidates: Vec<Vec<u8>> = if trimmed.starts_with(b"<") {
+        vec![raw.clone(), trimmed.to_vec(), [trimmed, b"\n"].concat()]
+    } else {
+        let compact: Vec<u8> = trimmed.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+        vec![base64::engine::general_purpose::STANDARD
+            .decode(compact)
+            .map_err(|_| Failure::new(2, "--response: neither XML nor base64"))?]
+    };
+    let xml = candidates.first().cloned().unwrap_or_default();
+    let mut verified = None;
+    for (id, cert) in trust::known_certs(cfg).map_err(|e| Failure::new(3, e))? {
+        let pem = cert.to_pem().map_err(|e| Failure::new(3, e))?;
+        if let Ok(assertion_id) = crate::saml::libxmlsec::verify_assertion(&xml, &pem) {
+            verified = Some((assertion_id, id));
+            break;
+        }
+    }
+    let Some((assertion_id, key_id)) = verified else {
+        return Err(Failure::new(
+            1,
+            "signature: INVALID — not signed by any configured certificate, or altered after signing",
+        ));
+    };
+    println!("signature: valid (certificate {key_id}), assertion {assertion_id}");
+    let mut hits = Vec::new();
+    let mut digest = String::new();
+    for c in &candidates {
+        digest = hex(&openssl::sha::sha256(c));
+        let filter = Filter { response_sha256: Some(digest.clone()), ..Filter::default() };
+        hits = search(&files(cfg, Vec::new())?, &filter).map_err(|e| Failure::new(3, e))?;
+        if !hits.is_empty() {
+            break;
+        }
+    }
+    match hits.iter().find(|h| h.record.entry.assertion_id.as_deref() == Some(assertion_id.as_str())) {
+        Some(h) => {
+            println!("record: {}:{} seq {}", h.file.display(), h.line, h.record.seq);
+            println!("{}", h.raw);
+            Ok(())
+        }
+        None => Err(Failure::new(
+            1,
+            format!("no audit record with response digest {digest} and assertion {assertion_id}"),
+        )),
+    }
+}

@@ -1,0 +1,140 @@
+//! `sesame grants add|list|revoke|import`: the approval system's operations on the
+//! embedded grants store, each audited like its API twin.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::{Args, Subcommand};
+
+use super::common::{load_config, Failure};
+use crate::adapters::{GrantError, GrantStore};
+use crate::audit::AuditLog;
+use crate::config::Config;
+use crate::core::UserName;
+use crate::edge::{clock, render, wiring};
+use crate::service::grants::{self, Actor, GrantRequest};
+
+#[derive(Debug, Subcommand)]
+pub enum GrantsCommand {
+    /// Record an approved window for a user and an entitlement group.
+    Add(AddArgs),
+    /// List grants (all, or one user's), revoked and expired ones included, as JSON lines.
+    List(ListArgs),
+    /// Revoke a grant; effective for the next request.
+    Revoke(RevokeArgs),
+    /// Import grants from a TOML file ([[grant]] user, group, start, end, ticket, approver).
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AddArgs {
+    #[arg(long)]
+    pub user: String,
+    /// The entitlement group (as named in the mapping).
+    #[arg(long)]
+    pub group: String,
+    /// Window start (RFC 3339). Default: now.
+    #[arg(long, value_name = "RFC3339")]
+    pub start: Option<String>,
+    /// Window end (RFC 3339); or give --duration.
+    #[arg(long, value_name = "RFC3339", conflicts_with = "duration")]
+    pub end: Option<String>,
+    /// Window length in seconds from the start.
+    #[arg(long, value_name = "SECONDS")]
+    pub duration: Option<i64>,
+    /// Change or incident ticket that approved the window.
+    #[arg(long)]
+    pub ticket: String,
+    /// Who approved it.
+    #[arg(long)]
+    pub approver: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The grant's id (from `add` or `list`).
+    pub id: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    pub file: PathBuf,
+}
+
+fn code(e: &GrantError) -> u8 {
+    match e {
+        GrantError::Store(_) => 3,
+        _ => 2,
+    }
+}
+
+type Opened = (Arc<dyn GrantStore>, Arc<dyn AuditLog>);
+
+fn open(cfg: &Config) -> Result<Opened, Failure> {
+    let (material, _) = wiring::load_keys(cfg, clock::now()).map_err(|e| Failure::new(3, e))?;
+    let audit: Arc<dyn AuditLog> =
+        Arc::new(wiring::open_audit(cfg, &material, clock::now()).map_err(|e| Failure::new(3, e))?);
+    let (_, store) =
+        wiring::open_grants(cfg, audit.as_ref(), clock::now()).map_err(|e| Failure::new(3, e))?;
+    let store = store.ok_or_else(|| Failure::new(2, GrantError::ReadOnly))?;
+    Ok((store, audit))
+}
+
+fn caller() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
+}
+
+pub fn run(config: Option<&Path>, cmd: GrantsCommand) -> Result<(), Failure> {
+    let cfg = load_config(config)?;
+    let (store, audit) = open(&cfg)?;
+    let now = clock::now();
+    let who = caller();
+    let actor = Actor { caller: &who, request_id: None, now, allow_past: false };
+    match cmd {
+        GrantsCommand::Add(a) => {
+            let req = GrantRequest {
+                user: a.user,
+                group: a.group,
+                start: a.start,
+                end: a.end,
+                duration_seconds: a.duration,
+                ticket: a.ticket,
+                approver: a.approver,
+            };
+            let g = grants::add(
+                store.as_ref(),
+                audit.as_ref(),
+                &cfg.mapping,
+                cfg.grants_max_seconds,
+                &req,
+                &actor,
+            )
+            .map_err(|e| Failure::new(code(&e), format!("{e} [{}]", e.code())))?;
+            println!("{}", render::grant_json(&g, now));
+        }
+        GrantsCommand::List(a) => {
+            let user =
+                a.user.map(|u| UserName::parse("--user", &u)).transpose().map_err(|e| Failure::new(2, e))?;
+            for g in store.list(user.as_ref()).map_err(|e| Failure::new(3, e))? {
+                println!("{}", render::grant_json(&g, now));
+            }
+        }
+        GrantsCommand::Revoke(a) => {
+            let g = grants::revoke(store.as_ref(), audit.as_ref(), a.id, &actor)
+                .map_err(|e| Failure::new(code(&e), format!("{e} [{}]", e.code())))?;
+            println!("{}", render::grant_json(&g, now));
+        }
+        GrantsCommand::Import(a) => {
+            let n = wiring::import(&cfg, store.as_ref(), audit.as_ref(), &a.file, &who, now)
+                .map_err(|e| Failure::new(2, e))?;
+            println!("imported {n} grants from {}", a.file.display());
+        }
+    }
+    Ok(())
+}

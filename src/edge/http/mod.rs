@@ -1,0 +1,21 @@
+//! The service edge (`sesame serve`): actix-web over rustls with client certificates.
+//!
+//! - `server.rs` — the server on a bound listener, the edge middleware, the routes;
+//! - `state.rs` — what handlers share, request IDs;
+//! - `tls.rs` — TLS 1.2/1.3, client-certificate verification, SIGHUP reload;
+//! - `auth.rs` — certificate identities → roles; turned-away callers are audited;
+//! - `routes.rs` — thin handlers; `error.rs` — the one error → HTTP mapping;
+//! - `metrics.rs` — Prometheus text format.
+//!
+//! Every request gets a request ID (`X-Request-Id`, generated when absent) that is
+//! echoed in the response and kept in audit records. A request without a verified
+//! client certificate is answered 401 by the edge middleware and never reaches a
+//! handler.
+
+pub mod auth;
+pub mod error;
+pub mod metrics;
+pub mod routes;
+pub mod server;
+pub mod state;
+pub mod tls;

@@ -1,0 +1,254 @@
+//! The handlers: parse, authorize, call the library (blocking work on the blocking
+//! pool), render. Each names the role it needs.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::auth::require;
+use super::error::ApiError;
+use super::metrics::{Outcome, Snapshot};
+use super::state::{request_id, State};
+use crate::adapters::{GrantError, GrantStore};
+use crate::audit::record::outcome;
+use crate::config::server::Role;
+use crate::core::text::clip;
+use crate::core::UserName;
+use crate::edge::clock;
+use crate::edge::render::{grant_json, html_csp, html_form, minted_json};
+use crate::service::grants::{self, Actor, GrantRequest};
+use crate::service::mint::MintInput;
+
+/// `POST /v1/assertions` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MintBody {
+    pub user: String,
+    pub instance_id: String,
+    pub region: String,
+    /// Optional: must be the account of the configured role.
+    pub account_id: Option<String>,
+    /// Optional caller correlation ID, kept in the audit record.
+    pub correlation_id: Option<String>,
+}
+
+fn wants_html(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html") && !a.contains("application/json"))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    web::block(f).await.map_err(|_| ApiError::Overloaded)?
+}
+
+/// Role: minter. Mints for the demo or real sources; the response leaves only after
+/// its audit record is durable.
+pub async fn mint(
+    state: web::Data<State>,
+    req: HttpRequest,
+    body: web::Json<MintBody>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require(&state, &req, &[Role::Minter])?;
+    let body = body.into_inner();
+    if let Some(acct) = &body.account_id {
+        let ok = acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit());
+        if !ok {
+            return Err(ApiError::BadInput("account_id: must be 12 digits".into()));
+        }
+        if state.role_account != *acct {
+            return Err(ApiError::BadInput(format!(
+                "account_id: sesame mints for account {} only",
+                state.role_account
+            )));
+        }
+    }
+    let correlation = body.correlation_id.filter(|c| !c.is_empty()).map(|c| clip(&c, 128));
+    let rid = request_id(&req).unwrap_or_default();
+    let input = MintInput {
+        user: body.user,
+        instance_id: body.instance_id,
+        region: body.region,
+        caller: Some(caller.name),
+        request_id: Some(match correlation {
+            Some(c) => format!("{rid} correlation={c}"),
+            None => rid,
+        }),
+    };
+    let html = wants_html(&req);
+    let (now, nonce) = (clock::now(), clock::nonce());
+    // With local sources the work is CPU only (~0.3 ms, one RSA signature): done here,
+    // on the async worker, which saves two thread hand-offs per request. A directory
+    // or inventory that may wait on a network goes to the blocking pool.
+    let pending = if state.minter.local() {
+        state.minter.prepare(&input, now, &nonce)
+    } else {
+        let st = state.clone();
+        blocking(move || Ok(st.minter.prepare(&input, now, &nonce))).await?
+    };
+    // Step 8 without holding a thread: the writer resolves the receipt after fdatasync.
+    let result = pending.commit_async(state.minter.audit.as_ref()).await;
+    let word = match &result {
+        Ok(m) => outcome(m.decision()),
+        Err(e) => e.outcome(),
+    };
+    state.metrics.decisions.get_or_create(&Outcome { outcome: word.to_owned() }).inc();
+    let m = result?;
+    if html {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Cache-Control", "no-store"))
+            .insert_header(("Content-Security-Policy", html_csp(m.acs_url())))
+            .body(html_form(&m)));
+    }
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(minted_json(&m)))
+}
+
+/// Any authenticated caller: the IdP metadata for IAM.
+pub async fn metadata(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    require(&state, &req, &[])?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/samlmetadata+xml")
+        .body(state.metadata.read().map(|m| m.clone()).unwrap_or_default()))
+}
+
+/// Any authenticated caller: the process is alive.
+pub async fn healthz(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    require(&state, &req, &[])?;
+    Ok(HttpResponse::Ok().json(json!({"status": "ok"})))
+}
+
+/// Any authenticated caller: key loaded, directory reachable, audit writable, grants open.
+pub async fn readyz(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    require(&state, &req, &[])?;
+    let st = state.clone();
+    let checks = blocking(move || {
+        let m = &st.minter;
+        let d = m.directory.ready().err().map(|e| e.to_string());
+        let a = st.audit.ready().err().map(|e| e.to_string());
+        let g = m.grants.ready().err().map(|e| e.to_string());
+        Ok(json!({"key": null, "directory": d, "audit": a, "grants": g}))
+    })
+    .await?;
+    let failed: Vec<&str> =
+        ["directory", "audit", "grants"].into_iter().filter(|k| !checks[*k].is_null()).collect();
+    let body = json!({
+        "status": if failed.is_empty() { "ready" } else { "not_ready" },
+        "checks": {
+            "key": "ok",
+            "directory": checks["directory"].as_str().unwrap_or("ok"),
+            "audit": checks["audit"].as_str().unwrap_or("ok"),
+            "grants": checks["grants"].as_str().unwrap_or("ok"),
+        }
+    });
+    Ok(if failed.is_empty() {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    })
+}
+
+/// Role: auditor or admin. Prometheus text format.
+pub async fn metrics(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    require(&state, &req, &[Role::Auditor, Role::Admin])?;
+    let (lookups, hits) = state.minter.directory.counters();
+    let (records, fsyncs, secs) = state.audit.counters();
+    let snap = Snapshot {
+        directory_lookups: lookups,
+        directory_cache_hits: hits,
+        audit_records: records,
+        audit_fsyncs: fsyncs,
+        audit_fsync_seconds: secs,
+    };
+    let text = state
+        .metrics
+        .render(&snap)
+        .map_err(|_| ApiError::Internal("metrics_failed", "cannot encode metrics".into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(text))
+}
+
+fn store(state: &State) -> Result<std::sync::Arc<dyn GrantStore>, ApiError> {
+    state.minter.grant_store.clone().ok_or_else(|| GrantError::ReadOnly.into())
+}
+
+/// Role: approver. Records an approved window.
+pub async fn add_grant(
+    state: web::Data<State>,
+    req: HttpRequest,
+    body: web::Json<GrantRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require(&state, &req, &[Role::Approver])?;
+    let st = state.clone();
+    let rid = request_id(&req);
+    let body = body.into_inner();
+    let g = blocking(move || {
+        let now = clock::now();
+        let actor = Actor { caller: &caller.name, request_id: rid.as_deref(), now, allow_past: false };
+        let g = grants::add(
+            store(&st)?.as_ref(),
+            st.audit.as_ref(),
+            &st.config.mapping,
+            st.config.grants_max_seconds,
+            &body,
+            &actor,
+        )?;
+        Ok(grant_json(&g, now))
+    })
+    .await?;
+    Ok(HttpResponse::Created().json(g))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub user: Option<String>,
+}
+
+/// Role: approver or auditor. Grants of one user (or all), revoked and expired included.
+pub async fn list_grants(
+    state: web::Data<State>,
+    req: HttpRequest,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    require(&state, &req, &[Role::Approver, Role::Auditor])?;
+    let user = q
+        .into_inner()
+        .user
+        .map(|u| UserName::parse("user", &u))
+        .transpose()
+        .map_err(|e| ApiError::BadInput(e.to_string()))?;
+    let st = state.clone();
+    let list = blocking(move || {
+        let now = clock::now();
+        let all = store(&st)?.list(user.as_ref()).map_err(GrantError::Store)?;
+        Ok(all.iter().map(|g| grant_json(g, now)).collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(json!({"grants": list})))
+}
+
+/// Role: approver. Revokes a grant, effective for the next request.
+pub async fn revoke_grant(
+    state: web::Data<State>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require(&state, &req, &[Role::Approver])?;
+    let id: i64 = id.parse().map_err(|_| ApiError::BadInput("id: must be a grant number".into()))?;
+    let st = state.clone();
+    let rid = request_id(&req);
+    let g = blocking(move || {
+        let now = clock::now();
+        let actor = Actor { caller: &caller.name, request_id: rid.as_deref(), now, allow_past: false };
+        let g = grants::revoke(store(&st)?.as_ref(), st.audit.as_ref(), id, &actor)?;
+        Ok(grant_json(&g, now))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(g))
+}

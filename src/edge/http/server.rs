@@ -1,0 +1,132 @@
+//! The HTTP server on an already-bound listener: the edge middleware (request IDs, the
+//! 401 for requests without a client certificate, metrics, one log line per request),
+//! the routes, and TLS with the client certificate parsed once per connection.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer, ResponseError};
+
+use super::auth::{self, PeerCert};
+use super::error::ApiError;
+use super::state::{RequestId, State};
+use super::{metrics, routes, tls};
+use crate::config::server::Server;
+use crate::edge::clock;
+
+fn valid_request_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+fn new_request_id() -> String {
+    let n = clock::nonce();
+    format!("req-{}", n.response_id().trim_start_matches("_R").get(..16).unwrap_or_default())
+}
+
+async fn edge(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    let started = Instant::now();
+    let rid = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| valid_request_id(s))
+        .map_or_else(new_request_id, str::to_owned);
+    req.extensions_mut().insert(RequestId(rid.clone()));
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let state = req.app_data::<web::Data<State>>().cloned();
+    let anonymous = req.conn_data::<PeerCert>().is_none() && state.as_ref().is_some_and(|s| !s.insecure_dev);
+    let mut res = if anonymous {
+        let (http, _) = req.parts();
+        let err = match &state {
+            Some(s) => match auth::caller(s, http) {
+                Err(e) => e,
+                Ok(_) => ApiError::Unauthenticated("a client certificate is required".into()),
+            },
+            None => ApiError::Internal("internal", "no state".into()),
+        };
+        req.into_response(err.error_response()).map_into_right_body()
+    } else {
+        next.call(req).await?.map_into_left_body()
+    };
+    if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&rid) {
+        res.headers_mut().insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
+    }
+    let status = res.status().as_u16();
+    let elapsed = started.elapsed();
+    if let Some(s) = &state {
+        s.metrics.requests.get_or_create(&metrics::RouteStatus { route: route.clone(), status }).inc();
+        s.metrics
+            .latency
+            .get_or_create(&metrics::Route { route: route.clone() })
+            .observe(elapsed.as_secs_f64());
+    }
+    tracing::info!(request_id = %rid, method = %method, route = %route, status, duration_ms = elapsed.as_secs_f64() * 1e3, "request");
+    Ok(res)
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+fn on_connect(conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
+    use actix_tls::accept::rustls_0_23::TlsStream;
+    if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() {
+        let (_, session) = tls.get_ref();
+        if let Some(cert) = session.peer_certificates().and_then(|c| c.first()) {
+            ext.insert(PeerCert::from_der(cert.as_ref()));
+        }
+    }
+}
+
+/// Builds the server on an already-bound listener; TLS unless `tls` is `None`
+/// (development HTTP on loopback only — the caller checks).
+pub fn build(
+    data: web::Data<State>,
+    listener: std::net::TcpListener,
+    tls: Option<&Arc<tls::Reloadable>>,
+    cfg: &Server,
+) -> std::io::Result<actix_web::dev::Server> {
+    let limit = cfg.max_body_bytes;
+    let bad = |m: String| -> actix_web::Error { ApiError::BadInput(m).into() };
+    let app = move || {
+        let json = web::JsonConfig::default().limit(limit).error_handler(move |e, _| bad(e.to_string()));
+        let query = web::QueryConfig::default().error_handler(move |e, _| bad(e.to_string()));
+        App::new()
+            .app_data(data.clone())
+            .app_data(json)
+            .app_data(query)
+            .wrap(from_fn(edge))
+            .route("/v1/assertions", web::post().to(routes::mint))
+            .route("/v1/grants", web::post().to(routes::add_grant))
+            .route("/v1/grants", web::get().to(routes::list_grants))
+            .route("/v1/grants/{id}", web::delete().to(routes::revoke_grant))
+            .route("/metadata", web::get().to(routes::metadata))
+            .route("/healthz", web::get().to(routes::healthz))
+            .route("/readyz", web::get().to(routes::readyz))
+            .route("/metrics", web::get().to(routes::metrics))
+            .default_service(web::to(not_found))
+    };
+    let mut server = HttpServer::new(app)
+        .on_connect(on_connect)
+        .client_request_timeout(cfg.request_timeout)
+        .shutdown_timeout(cfg.shutdown_timeout.as_secs());
+    if cfg.workers > 0 {
+        server = server.workers(cfg.workers);
+    }
+
+    let server = match tls {
+        Some(t) => {
+            let sc = t.server_config().map_err(std::io::Error::other)?;
+            server.listen_rustls_0_23(listener, sc)?
+        }
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
+}

@@ -1,0 +1,226 @@
+//! The composition root shared by the CLI and the server: loads keys, opens the
+//! configured adapters and the audit log, and assembles a [`Minter`]. Concrete
+//! adapters are chosen here and nowhere else.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use chrono::{DateTime, Duration, Utc};
+
+use crate::adapters::directory::file::FileDirectory;
+use crate::adapters::directory::ldap::LdapDirectory;
+use crate::adapters::grants::file::FileGrants;
+use crate::adapters::grants::sqlite::SqliteGrants;
+use crate::adapters::inventory::file::FileInventory;
+use crate::adapters::{Directory, GrantError, GrantStore, Grants, Inventory, LookupError};
+use crate::audit::file::{CheckpointKey, FileAudit, FileAuditConfig};
+use crate::audit::{AuditError, AuditLog};
+use crate::config::{Config, Source};
+use crate::core::text::{hex, saml_time};
+use crate::keys::{self, GenerateSpec, KeyError, SigningMaterial};
+use crate::saml::dsig::DsigKey;
+use crate::saml::error::SignError;
+use crate::saml::libxmlsec::Signer;
+use crate::saml::response::ResponseParams;
+use crate::service::grants::{self, Actor};
+use crate::service::mint::{Minter, Signing};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    #[error("{0}")]
+    Lookup(#[from] LookupError),
+    #[error("{0}")]
+    Sign(#[from] SignError),
+    #[error("{0} is not configured")]
+    Missing(&'static str),
+    #[error("cannot build the metadata document")]
+    Metadata,
+    #[error("{0}")]
+    Audit(#[from] AuditError),
+    #[error("{0}")]
+    Grant(#[from] GrantError),
+}
+
+impl SetupError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SetupError::Key(e) => e.code(),
+            SetupError::Lookup(e) => e.code(),
+            SetupError::Sign(e) => e.code(),
+            SetupError::Missing(_) => "config_invalid",
+            SetupError::Metadata => "metadata_failed",
+            SetupError::Audit(e) => e.code(),
+            SetupError::Grant(e) => e.code(),
+        }
+    }
+}
+
+/// Loads the signing key and certificate; with `keys.generate_if_missing` (the embedded
+/// default) a missing pair is generated first as a development key. Returns whether
+/// a key was generated.
+pub fn load_keys(config: &Config, now: DateTime<Utc>) -> Result<(SigningMaterial, bool), SetupError> {
+    let k = &config.keys;
+    let mut generated = false;
+    if k.generate_if_missing && !k.signing_key.exists() && !k.signing_cert.exists() {
+        let spec = GenerateSpec {
+            bits: 2048,
+            key_path: k.signing_key.clone(),
+            cert_path: k.signing_cert.clone(),
+            common_name: "sesame development signing key (not for production)".into(),
+            days: 365,
+            force: false,
+        };
+        keys::generate(&spec, now - Duration::minutes(5))?;
+        generated = true;
+    }
+    Ok((keys::load(&k.signing_key, &k.signing_cert)?, generated))
+}
+
+pub fn directory(s: &Source) -> Result<Box<dyn Directory>, SetupError> {
+    match s {
+        Source::File(p) => Ok(Box::new(FileDirectory::open(p)?)),
+        Source::Ldap(l) => Ok(Box::new(LdapDirectory::new((**l).clone())?)),
+        Source::None | Source::Sqlite { .. } => Err(SetupError::Missing("directory")),
+    }
+}
+
+/// Readable grants and, for the embedded store, the same source as a writable store.
+pub type GrantSources = (Arc<dyn Grants>, Option<Arc<dyn GrantStore>>);
+
+/// Opens the grants source; a new SQLite store imports `grants.seed` (audited as
+/// `seed`, past windows allowed since they are history).
+pub fn open_grants(
+    config: &Config,
+    audit: &dyn AuditLog,
+    now: DateTime<Utc>,
+) -> Result<GrantSources, SetupError> {
+    match &config.grants {
+        Source::File(p) => Ok((Arc::new(FileGrants::open(p)?), None)),
+        Source::Sqlite { path, seed } => {
+            let (store, created) = SqliteGrants::open(path)?;
+            let store = Arc::new(store);
+            if let (true, Some(seed)) = (created, seed) {
+                import(config, store.as_ref(), audit, seed, "seed", now)?;
+            }
+            Ok((store.clone(), Some(store)))
+        }
+        Source::None | Source::Ldap(_) => Err(SetupError::Missing("grants")),
+    }
+}
+
+/// Imports a grants file into `store` (`sesame grants import`, and the seed of a new
+/// embedded store), audited as by `by`.
+pub fn import(
+    config: &Config,
+    store: &dyn GrantStore,
+    audit: &dyn AuditLog,
+    file: &std::path::Path,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<usize, SetupError> {
+    let name = file.display().to_string();
+    let text = std::fs::read_to_string(file).map_err(|e| LookupError::Grants(format!("{name}: {e}")))?;
+    let actor = Actor { caller: by, request_id: None, now, allow_past: true };
+    Ok(grants::import(store, audit, &config.mapping, config.grants_max_seconds, (&name, &text), &actor)?)
+}
+
+fn open_inventory(s: &Source) -> Result<Option<Box<dyn Inventory>>, SetupError> {
+    match s {
+        Source::File(p) => Ok(Some(Box::new(FileInventory::open(p)?))),
+        Source::None | Source::Ldap(_) | Source::Sqlite { .. } => Ok(None),
+    }
+}
+
+/// The checkpoint key: the signing key unless `audit.checkpoint_key` names another.
+fn checkpoint_key(config: &Config, material: &SigningMaterial) -> Result<CheckpointKey, SetupError> {
+    let a = &config.audit;
+    if a.checkpoint_key == config.keys.signing_key && a.checkpoint_cert == config.keys.signing_cert {
+        return Ok(CheckpointKey {
+            key: material.key.clone(),
+            key_id: hex(&openssl::sha::sha256(&material.cert_der)),
+        });
+    }
+    let m = keys::load(&a.checkpoint_key, &a.checkpoint_cert)?;
+    Ok(CheckpointKey { key: m.key, key_id: hex(&openssl::sha::sha256(&m.cert_der)) })
+}
+
+/// Opens the audit log (recovering a torn tail); `now` stamps a recovery record.
+pub fn open_audit(
+    config: &Config,
+    material: &SigningMaterial,
+    now: DateTime<Utc>,
+) -> Result<FileAudit, SetupError> {
+    let a = &config.audit;
+    let cfg = FileAuditConfig {
+        dir: a.dir.clone(),
+        replica: a.replica.clone(),
+        rotate_bytes: a.rotate_bytes,
+        checkpoint_every: a.checkpoint_every,
+        checkpoint_key: Some(checkpoint_key(config, material)?),
+        lock_wait: std::time::Duration::from_secs(10),
+    };
+    Ok(FileAudit::open(cfg, &saml_time(now))?)
+}
+
+/// Response parameters derived from configuration and the signing certificate.
+pub fn params(config: &Config, cert_der: &[u8]) -> ResponseParams {
+    ResponseParams {
+        issuer: config.idp.entity_id.clone(),
+        acs_url: config.aws.acs_url.clone(),
+        audience: config.aws.audience.clone(),
+        name_id_format: config.idp.name_id_format.clone(),
+        role_value: format!("{},{}", config.aws.role_arn, config.aws.provider_arn),
+        cert_b64: base64::engine::general_purpose::STANDARD.encode(cert_der),
+        sign_response: config.idp.sign_response,
+        encrypt_to: None,
+    }
+}
+
+/// The signing state for `material`: the key parsed once (OpenSSL, and libxmlsec1).
+pub fn signing(config: &Config, material: &SigningMaterial) -> Result<Signing, SetupError> {
+    let mut params = params(config, &material.cert_der);
+    if let Some(path) = &config.aws.encryption_cert {
+        params.encrypt_to = Some(keys::load_cert(path)?.to_pem().map_err(KeyError::from)?);
+    }
+    let key = DsigKey::new(material.key.clone())?;
+    Ok(Signing { params, key, signer: Signer::new(&material.key_pem)? })
+}
+
+/// Assembles a minter: parses the key once and opens every adapter.
+pub fn minter(
+    config: &Config,
+    material: &SigningMaterial,
+    audit: Arc<dyn AuditLog>,
+) -> Result<Minter, SetupError> {
+    let (grants, grant_store) = open_grants(config, audit.as_ref(), super::clock::now())?;
+    Ok(Minter {
+        signing: std::sync::RwLock::new(Arc::new(signing(config, material)?)),
+        policy: config.policy.clone(),
+        mapping: config.mapping.clone(),
+        console_url: config.aws.console_url.clone(),
+        directory: directory(&config.directory)?,
+        grants,
+        grant_store,
+        inventory: open_inventory(&config.inventory)?,
+        audit,
+        wall_clock: super::clock::now,
+    })
+}
+
+/// Opens every data source once, as `check` does, without minting.
+pub fn check_sources(config: &Config) -> Result<(), SetupError> {
+    if let Source::File(_) = &config.directory {
+        directory(&config.directory)?;
+    }
+    if let Source::File(p) = &config.grants {
+        FileGrants::open(p)?;
+    }
+    open_inventory(&config.inventory)?;
+    let dir = &config.audit.dir;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(dir).map(drop))
+        .map_err(|e| AuditError::Unavailable(format!("{} is not writable: {e}", dir.display())))?;
+    Ok(())
+}

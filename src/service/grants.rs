@@ -1,0 +1,229 @@
+//! Recording approved windows: validation, the store, and an audit record for every
+//! change (added, revoked, refused). Shared by `sesame grants` and `POST/DELETE
+//! /v1/grants`.
+//!
+//! Refused with a clear error: unknown users' syntax, entitlement groups the mapping
+//! does not know, inverted or empty windows, windows already over, windows longer than
+//! `grants.max_seconds`, and windows overlapping another live grant of the same user
+//! and entitlement.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+
+use crate::adapters::{GrantError, GrantStore, LookupError, NewGrant, StoredGrant};
+use crate::audit::log::AuditLog;
+use crate::audit::record::{Entry, GrantRecord, Kind};
+use crate::core::mapping::Mapping;
+use crate::core::text::{clip, saml_time};
+use crate::core::{GroupName, Interval, UserName};
+
+/// A grant as the API and the import file state it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantRequest {
+    pub user: String,
+    /// The entitlement group (as in the mapping, or a name a rule matches).
+    pub group: String,
+    /// RFC 3339; default: now.
+    pub start: Option<String>,
+    /// RFC 3339; give `end` or `duration_seconds`, not both.
+    pub end: Option<String>,
+    pub duration_seconds: Option<i64>,
+    pub ticket: String,
+    pub approver: String,
+}
+
+/// Who asked and how to stamp the record.
+#[derive(Debug, Clone)]
+pub struct Actor<'a> {
+    pub caller: &'a str,
+    pub request_id: Option<&'a str>,
+    pub now: DateTime<Utc>,
+    /// Imports of history may record windows that are already over.
+    pub allow_past: bool,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> GrantError {
+    GrantError::Invalid { field, message: message.into() }
+}
+
+fn instant(field: &'static str, s: &str) -> Result<DateTime<Utc>, GrantError> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| {
+        invalid(
+            field,
+            format!("must be an RFC 3339 instant such as 2026-12-01T22:00:00Z (got {:?})", clip(s, 40)),
+        )
+    })
+}
+
+fn text(field: &'static str, s: &str) -> Result<String, GrantError> {
+    let t = s.trim();
+    if t.is_empty() || t.chars().count() > 128 || t.chars().any(char::is_control) {
+        return Err(invalid(field, "must be 1-128 characters with no control characters"));
+    }
+    Ok(t.to_owned())
+}
+
+/// Checks a request against the mapping and limits; no I/O.
+pub fn validate(
+    r: &GrantRequest,
+    mapping: &Mapping,
+    max_seconds: i64,
+    now: DateTime<Utc>,
+    allow_past: bool,
+) -> Result<NewGrant, GrantError> {
+    let user = UserName::parse("user", &r.user).map_err(|e| invalid("user", e.rule))?;
+    let group = GroupName::parse("group", &r.group).map_err(|e| invalid("group", e.rule))?;
+    if !mapping.knows(&group) {
+        return Err(invalid(
+            "group",
+            format!("{:?} is not an entitlement group in the mapping", group.as_str()),
+        ));
+    }
+    let start = match &r.start {
+        Some(s) => instant("start", s)?,
+        None => now,
+    };
+    let end = match (&r.end, r.duration_seconds) {
+        (Some(e), None) => instant("end", e)?,
+        (None, Some(d)) if d > 0 => start
+            .checked_add_signed(Duration::seconds(d))
+            .ok_or_else(|| invalid("duration_seconds", "is too large"))?,
+        (None, Some(_)) => return Err(invalid("duration_seconds", "must be positive")),
+        (Some(_), Some(_)) => return Err(invalid("end", "give end or duration_seconds, not both")),
+        (None, None) => return Err(invalid("end", "is required (or duration_seconds)")),
+    };
+    let window = Interval::new(start, end)
+        .ok_or_else(|| invalid("end", "must be after start (the window is inverted or empty)"))?;
+    if end <= now && !allow_past {
+        return Err(invalid("end", "is in the past: the window is already over"));
+    }
+    let len = (end - start).num_seconds();
+    if len > max_seconds {
+        return Err(invalid(
+            "end",
+            format!(
+                "the window lasts {len} s, longer than the maximum of {max_seconds} s (grants.max_seconds)"
+            ),
+        ));
+    }
+    Ok(NewGrant {
+        user,
+        group,
+        window,
+        ticket: text("ticket", &r.ticket)?,
+        approver: text("approver", &r.approver)?,
+    })
+}
+
+fn record(g: &StoredGrant) -> GrantRecord {
+    GrantRecord {
+        id: Some(g.id),
+        entitlement: g.group.as_str().to_owned(),
+        start: Some(saml_time(g.window.start)),
+        end: Some(saml_time(g.window.end)),
+        ticket: Some(g.ticket.clone()),
+        approver: Some(g.approver.clone()),
+    }
+}
+
+fn entry(a: &Actor<'_>, outcome: &str, user: &str) -> Entry {
+    Entry {
+        time: saml_time(a.now),
+        outcome: Some(outcome.to_owned()),
+        caller: Some(clip(a.caller, 256)),
+        request_id: a.request_id.map(|r| clip(r, 128)),
+        user: Some(clip(user, 128)),
+        ..Entry::default()
+    }
+}
+
+/// Validates, records and audits a new grant. A refusal is audited too.
+pub fn add(
+    store: &dyn GrantStore,
+    audit: &dyn AuditLog,
+    mapping: &Mapping,
+    max_seconds: i64,
+    r: &GrantRequest,
+    a: &Actor<'_>,
+) -> Result<StoredGrant, GrantError> {
+    let result =
+        validate(r, mapping, max_seconds, a.now, a.allow_past).and_then(|g| store.add(g, a.now, a.caller));
+    match &result {
+        Ok(g) => {
+            let e = Entry { grant: Some(record(g)), ..entry(a, "grant_added", g.user.as_str()) };
+            audit
+                .append(Kind::Grant, e)
+                .map_err(|e| GrantError::Store(LookupError::Grants(e.to_string())))?;
+        }
+        Err(err) => {
+            let e = Entry {
+                code: Some(err.code().to_owned()),
+                message: Some(clip(&err.to_string(), 512)),
+                grant: Some(GrantRecord {
+                    id: None,
+                    entitlement: clip(&r.group, 256),
+                    start: r.start.as_deref().map(|s| clip(s, 40)),
+                    end: r.end.as_deref().map(|s| clip(s, 40)),
+                    ticket: Some(clip(&r.ticket, 128)),
+                    approver: Some(clip(&r.approver, 128)),
+                }),
+                ..entry(a, "grant_refused", &r.user)
+            };
+            let _ = audit.append(Kind::Grant, e);
+        }
+    }
+    result
+}
+
+/// Revokes a grant (effective for the next request) and audits it.
+pub fn revoke(
+    store: &dyn GrantStore,
+    audit: &dyn AuditLog,
+    id: i64,
+    a: &Actor<'_>,
+) -> Result<StoredGrant, GrantError> {
+    let result = store.revoke(id, a.now, a.caller);
+    match &result {
+        Ok(g) => {
+            let e = Entry { grant: Some(record(g)), ..entry(a, "grant_revoked", g.user.as_str()) };
+            audit
+                .append(Kind::Grant, e)
+                .map_err(|e| GrantError::Store(LookupError::Grants(e.to_string())))?;
+        }
+        Err(err) => {
+            let e = Entry {
+                code: Some(err.code().to_owned()),
+                message: Some(clip(&err.to_string(), 512)),
+                ..entry(a, "grant_revoke_refused", "")
+            };
+            let _ = audit.append(Kind::Grant, e);
+        }
+    }
+    result
+}
+
+/// Imports a grants file's text (`[[grant]] user, group, start, end, ticket,
+/// approver`): each grant validated, recorded and audited as by `a` (an import of
+/// history sets `allow_past`). `name` labels errors.
+pub fn import(
+    store: &dyn GrantStore,
+    audit: &dyn AuditLog,
+    mapping: &Mapping,
+    max_seconds: i64,
+    (name, text): (&str, &str),
+    a: &Actor<'_>,
+) -> Result<usize, GrantError> {
+    #[derive(Deserialize)]
+    struct File {
+        #[serde(default)]
+        grant: Vec<GrantRequest>,
+    }
+    let parsed: File = toml::from_str(text)
+        .map_err(|e| GrantError::Store(LookupError::Grants(format!("{name}: {}", e.to_string().trim()))))?;
+    for (i, g) in parsed.grant.iter().enumerate() {
+        add(store, audit, mapping, max_seconds, g, a)
+            .map_err(|e| GrantError::Store(LookupError::Grants(format!("{name}: grant[{i}]: {e}"))))?;
+    }
+    Ok(parsed.grant.len())
+}
