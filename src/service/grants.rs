@@ -48,12 +48,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> GrantError {
 }
 
 fn instant(field: &'static str, s: &str) -> Result<DateTime<Utc>, GrantError> {
-    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-        invalid(
-            field,
-            format!("must be an RFC 3339 instant such as 2026-12-01T22:00:00Z (got {:?})", clip(s, 40)),
-        )
-    })
+    crate::core::text::instant(field, s).map_err(|e| invalid(field, e.rule))
 }
 
 fn text(field: &'static str, s: &str) -> Result<String, GrantError> {
@@ -86,9 +81,15 @@ pub fn validate(
     };
     let end = match (&r.end, r.duration_seconds) {
         (Some(e), None) => instant("end", e)?,
-        (None, Some(d)) if d > 0 => start
-            .checked_add_signed(Duration::seconds(d))
+        (None, Some(d)) if (1..=max_seconds).contains(&d) => Duration::try_seconds(d)
+            .and_then(|d| start.checked_add_signed(d))
             .ok_or_else(|| invalid("duration_seconds", "is too large"))?,
+        (None, Some(d)) if d > max_seconds => {
+            return Err(invalid(
+                "duration_seconds",
+                format!("{d} s is longer than the maximum of {max_seconds} s (grants.max_seconds)"),
+            ))
+        }
         (None, Some(_)) => return Err(invalid("duration_seconds", "must be positive")),
         (Some(_), Some(_)) => return Err(invalid("end", "give end or duration_seconds, not both")),
         (None, None) => return Err(invalid("end", "is required (or duration_seconds)")),

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
 use crate::adapters::{read_toml, Grants, LookupError};
+use crate::core::text::instant;
 use crate::core::{Grant, GroupName, Interval, UserName};
 
 #[derive(Deserialize)]
@@ -35,10 +36,6 @@ pub struct FileGrants {
     by_user: HashMap<String, Vec<Grant>>,
 }
 
-fn instant(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
-}
-
 impl FileGrants {
     pub fn open(path: &Path) -> Result<Self, LookupError> {
         let raw: RawGrants = read_toml(path, LookupError::Grants)?;
@@ -47,10 +44,8 @@ impl FileGrants {
             let bad = |m: String| LookupError::Grants(format!("{}: grant[{i}]: {m}", path.display()));
             let user = UserName::parse("user", &g.user).map_err(|e| bad(e.to_string()))?;
             let group = GroupName::parse("group", &g.group).map_err(|e| bad(e.to_string()))?;
-            let start = instant(&g.start)
-                .ok_or_else(|| bad(format!("start: must be an RFC 3339 instant (got {:?})", g.start)))?;
-            let end = instant(&g.end)
-                .ok_or_else(|| bad(format!("end: must be an RFC 3339 instant (got {:?})", g.end)))?;
+            let start = instant("start", &g.start).map_err(|e| bad(e.to_string()))?;
+            let end = instant("end", &g.end).map_err(|e| bad(e.to_string()))?;
             let window = Interval::new(start, end).ok_or_else(|| bad("end: must be after start".into()))?;
             if g.ticket.trim().is_empty() || g.approver.trim().is_empty() {
                 return Err(bad("ticket and approver are required".into()));

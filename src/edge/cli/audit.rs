@@ -88,13 +88,8 @@ fn files(cfg: &Config, given: Vec<PathBuf>) -> Result<Vec<PathBuf>, Failure> {
     Ok(v)
 }
 
-fn time(flag: &str, v: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, Failure> {
-    v.map(|s| {
-        chrono::DateTime::parse_from_rfc3339(&s)
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .map_err(|_| Failure::new(2, format!("{flag}: must be an RFC 3339 instant (got {s:?})")))
-    })
-    .transpose()
+fn time(flag: &'static str, v: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, Failure> {
+    v.map(|s| crate::core::text::instant(flag, &s).map_err(|e| Failure::new(2, e))).transpose()
 }
 
 pub fn run(config: Option<&Path>, cmd: AuditCommand) -> Result<(), Failure> {

@@ -1,7 +1,7 @@
 //! What every subcommand shares: [`Failure`] and its exit code, `--at` parsing,
 //! loading the configuration, and writing output.
 
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::config::{Config, ConfigError};
 use crate::edge::clock;
@@ -25,25 +25,11 @@ impl From<ConfigError> for Failure {
     }
 }
 
-/// Parses `--at` (RFC 3339), or reads the clock.
+/// Parses `--at` (RFC 3339, years 2000-2099, no leap second), or reads the clock.
 pub fn instant(at: Option<&str>) -> Result<DateTime<Utc>, Failure> {
     match at {
         None => Ok(clock::now()),
-        Some(s) => {
-            let t = DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc)).map_err(|_| {
-                Failure::new(
-                    2,
-                    format!("--at: must be an RFC 3339 instant such as 2026-12-01T15:00:00Z (got {s:?})"),
-                )
-            })?;
-            if !(2000..2100).contains(&t.year()) {
-                return Err(Failure::new(
-                    2,
-                    format!("--at: must be between 2000-01-01 and 2099-12-31 (got {s:?})"),
-                ));
-            }
-            Ok(t)
-        }
+        Some(s) => crate::core::text::instant("--at", s).map_err(|e| Failure::new(2, e)),
     }
 }
 
