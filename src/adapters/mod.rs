@@ -135,12 +135,45 @@ impl GrantError {
     }
 }
 
+/// Writes the durable audit record of a change to one grant. A store makes the
+/// change effective only after this returned `Ok` — never before, never without it.
+pub type Record<'a> = &'a mut dyn FnMut(&StoredGrant) -> Result<(), GrantError>;
+
 /// Recording and revoking approved windows (the approval system's side).
+///
+/// Every change is recorded before it takes effect: `add` stores the grant as
+/// *pending* (not yet effective), calls `record`, and only then makes it effective; a
+/// failed record undoes the pending row. `revoke` marks the revocation, calls
+/// `record`, and only then ends the grant. A crash between the steps leaves a
+/// half-done change that [`GrantStore::recover`] settles at the next start.
 pub trait GrantStore: Grants {
-    fn add(&self, g: NewGrant, now: DateTime<Utc>, by: &str) -> Result<StoredGrant, GrantError>;
-    /// All grants (of one user), revoked and expired ones included, oldest first.
+    fn add(
+        &self,
+        g: NewGrant,
+        now: DateTime<Utc>,
+        by: &str,
+        record: Record<'_>,
+    ) -> Result<StoredGrant, GrantError>;
+    /// All grants (of one user), revoked and expired ones included, oldest first; a
+    /// pending add is not listed (it does not exist yet).
     fn list(&self, user: Option<&UserName>) -> Result<Vec<StoredGrant>, LookupError>;
-    fn revoke(&self, id: i64, now: DateTime<Utc>, by: &str) -> Result<StoredGrant, GrantError>;
+    fn revoke(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        by: &str,
+        record: Record<'_>,
+    ) -> Result<StoredGrant, GrantError>;
+    /// Settles what a crash left half-done, each after its record: an add whose record
+    /// may or may not be durable is abandoned (it never took effect; `abandoned` records
+    /// that), a revocation that was asked for is completed (`revoked` records it).
+    /// Returns how many changes it settled.
+    fn recover(
+        &self,
+        now: DateTime<Utc>,
+        abandoned: Record<'_>,
+        revoked: Record<'_>,
+    ) -> Result<usize, GrantError>;
 }
 
 /// Step 5 (optional): an instance's EC2 tags, when known.

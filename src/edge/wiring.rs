@@ -101,6 +101,7 @@ pub fn open_grants(
         Source::Sqlite { path, seed } => {
             let (store, created) = SqliteGrants::open(path)?;
             let store = Arc::new(store);
+            grants::recover(store.as_ref(), audit, now)?;
             if let (true, Some(seed)) = (created, seed) {
                 import(config, store.as_ref(), audit, seed, "seed", now)?;
             }

@@ -1,6 +1,8 @@
 //! Recording approved windows: validation, the store, and an audit record for every
-//! change (added, revoked, refused). Shared by `sesame grants` and `POST/DELETE
-//! /v1/grants`.
+//! change (added, revoked, refused, abandoned). Shared by `sesame grants` and
+//! `POST/DELETE /v1/grants`. A change takes effect only after its record is durable
+//! (the store calls back into [`add`]'s and [`revoke`]'s record function first); a
+//! crash between the two is settled by [`recover`] at the next start.
 //!
 //! Refused with a clear error: unknown users' syntax, entitlement groups the mapping
 //! does not know, inverted or empty windows, windows already over, windows longer than
@@ -139,7 +141,13 @@ fn entry(a: &Actor<'_>, outcome: &str, user: &str) -> Entry {
     }
 }
 
-/// Validates, records and audits a new grant. A refusal is audited too.
+/// The audit record of a change, appended durably; a failure is the store's error.
+fn durably(audit: &dyn AuditLog, e: Entry) -> Result<(), GrantError> {
+    audit.append(Kind::Grant, e).map(drop).map_err(|e| GrantError::Store(LookupError::Grants(e.to_string())))
+}
+
+/// Validates and records a new grant: its audit record is durable before the grant
+/// takes effect. A refusal is audited too.
 pub fn add(
     store: &dyn GrantStore,
     audit: &dyn AuditLog,
@@ -148,60 +156,89 @@ pub fn add(
     r: &GrantRequest,
     a: &Actor<'_>,
 ) -> Result<StoredGrant, GrantError> {
-    let result =
-        validate(r, mapping, max_seconds, a.now, a.allow_past).and_then(|g| store.add(g, a.now, a.caller));
-    match &result {
-        Ok(g) => {
-            let e = Entry { grant: Some(record(g)), ..entry(a, "grant_added", g.user.as_str()) };
-            audit
-                .append(Kind::Grant, e)
-                .map_err(|e| GrantError::Store(LookupError::Grants(e.to_string())))?;
-        }
-        Err(err) => {
-            let e = Entry {
-                code: Some(err.code().to_owned()),
-                message: Some(clip(&err.to_string(), 512)),
-                grant: Some(GrantRecord {
-                    id: None,
-                    entitlement: clip(&r.group, 256),
-                    start: r.start.as_deref().map(|s| clip(s, 40)),
-                    end: r.end.as_deref().map(|s| clip(s, 40)),
-                    ticket: Some(clip(&r.ticket, 128)),
-                    approver: Some(clip(&r.approver, 128)),
-                }),
-                ..entry(a, "grant_refused", &r.user)
-            };
-            let _ = audit.append(Kind::Grant, e);
-        }
+    let mut write = |g: &StoredGrant| {
+        durably(audit, Entry { grant: Some(record(g)), ..entry(a, "grant_added", g.user.as_str()) })
+    };
+    let result = validate(r, mapping, max_seconds, a.now, a.allow_past)
+        .and_then(|g| store.add(g, a.now, a.caller, &mut write));
+    if let Err(err) = &result {
+        let e = Entry {
+            code: Some(err.code().to_owned()),
+            message: Some(clip(&err.to_string(), 512)),
+            grant: Some(GrantRecord {
+                id: None,
+                entitlement: clip(&r.group, 256),
+                start: r.start.as_deref().map(|s| clip(s, 40)),
+                end: r.end.as_deref().map(|s| clip(s, 40)),
+                ticket: Some(clip(&r.ticket, 128)),
+                approver: Some(clip(&r.approver, 128)),
+            }),
+            ..entry(a, "grant_refused", &r.user)
+        };
+        let _ = audit.append(Kind::Grant, e);
     }
     result
 }
 
-/// Revokes a grant (effective for the next request) and audits it.
+/// Revokes a grant: its audit record is durable before the grant ends (effective for
+/// the next request). A refusal is audited too.
 pub fn revoke(
     store: &dyn GrantStore,
     audit: &dyn AuditLog,
     id: i64,
     a: &Actor<'_>,
 ) -> Result<StoredGrant, GrantError> {
-    let result = store.revoke(id, a.now, a.caller);
-    match &result {
-        Ok(g) => {
-            let e = Entry { grant: Some(record(g)), ..entry(a, "grant_revoked", g.user.as_str()) };
-            audit
-                .append(Kind::Grant, e)
-                .map_err(|e| GrantError::Store(LookupError::Grants(e.to_string())))?;
-        }
-        Err(err) => {
-            let e = Entry {
-                code: Some(err.code().to_owned()),
-                message: Some(clip(&err.to_string(), 512)),
-                ..entry(a, "grant_revoke_refused", "")
-            };
-            let _ = audit.append(Kind::Grant, e);
-        }
+    let mut write = |g: &StoredGrant| {
+        durably(audit, Entry { grant: Some(record(g)), ..entry(a, "grant_revoked", g.user.as_str()) })
+    };
+    let result = store.revoke(id, a.now, a.caller, &mut write);
+    if let Err(err) = &result {
+        let e = Entry {
+            code: Some(err.code().to_owned()),
+            message: Some(clip(&err.to_string(), 512)),
+            ..entry(a, "grant_revoke_refused", "")
+        };
+        let _ = audit.append(Kind::Grant, e);
     }
     result
+}
+
+/// Settles the grant changes a crash left half-done (see
+/// [`GrantStore::recover`]), each with its record: `grant_abandoned` for an add that
+/// never took effect, `grant_revoked` for a revocation completed now. Returns how
+/// many were settled.
+pub fn recover(
+    store: &dyn GrantStore,
+    audit: &dyn AuditLog,
+    now: DateTime<Utc>,
+) -> Result<usize, GrantError> {
+    let a = Actor { caller: "recovery", request_id: None, now, allow_past: true };
+    let note = |what: &str| Some(what.to_owned());
+    let mut abandoned = |g: &StoredGrant| {
+        durably(
+            audit,
+            Entry {
+                grant: Some(record(g)),
+                message: note("the process stopped while recording this grant; it never took effect"),
+                ..entry(&a, "grant_abandoned", g.user.as_str())
+            },
+        )
+    };
+    let mut revoked = |g: &StoredGrant| {
+        let by = g.revoked_by.as_deref().unwrap_or("unknown");
+        durably(
+            audit,
+            Entry {
+                grant: Some(record(g)),
+                message: Some(clip(
+                    &format!("revocation asked by {by} completed after the process stopped"),
+                    512,
+                )),
+                ..entry(&a, "grant_revoked", g.user.as_str())
+            },
+        )
+    };
+    store.recover(now, &mut abandoned, &mut revoked)
 }
 
 /// Imports a grants file's text (`[[grant]] user, group, start, end, ticket,

@@ -2,8 +2,13 @@
 //! code before its fix.
 
 use serde_json::Value;
+use sesame::adapters::grants::sqlite::SqliteGrants;
+use sesame::adapters::{GrantStore, Grants};
+use sesame::audit::{AuditError, AuditLog, Entry, Kind, Receipt};
+use sesame::core::UserName;
+use sesame::service::grants::{self, Actor, GrantRequest};
 
-use crate::common::{audit_json, sesame, temp_config, TempConfig};
+use crate::common::{at, audit_json, sesame, temp_config, TempConfig};
 use crate::server::{mint_body, start};
 
 /// A configuration whose grants live in an SQLite store in its own directory.
@@ -106,4 +111,186 @@ fn issue_12_instants_outside_the_rule_are_refused_at_every_edge() {
     let imp = grants_cli(&env, &["import", file.to_str().unwrap()]);
     assert_eq!(imp.status.code(), Some(2), "{}", String::from_utf8_lossy(&imp.stderr));
     assert!(String::from_utf8_lossy(&imp.stderr).contains("grant[0]: start:"));
+}
+
+/// An audit log whose disk is full: every append fails.
+struct FullDisk;
+impl AuditLog for FullDisk {
+    fn append(&self, _: Kind, _: Entry) -> Result<Receipt, AuditError> {
+        Err(AuditError::Unavailable("No space left on device (os error 28)".into()))
+    }
+}
+
+fn request(user: &str) -> GrantRequest {
+    GrantRequest {
+        user: user.into(),
+        group: "pam-webserver".into(),
+        duration_seconds: Some(3600),
+        ticket: "INC-7".into(),
+        approver: "dana".into(),
+        ..GrantRequest::default()
+    }
+}
+
+/// Issue 12, defect 1: a grant was stored first and audited after; with the audit disk
+/// full the API answered 503 but the grant was in the store and opened the set once
+/// space returned, with no record. The same for revocations.
+#[test]
+fn issue_12_no_grant_change_takes_effect_without_its_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = SqliteGrants::open(&dir.path().join("g.db")).unwrap();
+    let cfg = crate::common::demo_config();
+    let now = at("2026-12-01T15:00:00Z");
+    let actor = Actor { caller: "cn:approver", request_id: None, now, allow_past: false };
+    let carol = UserName::parse("user", "carol").unwrap();
+    let e = grants::add(&store, &FullDisk, &cfg.mapping, 86_400, &request("carol"), &actor).unwrap_err();
+    assert_eq!(e.code(), "grants_unavailable", "{e}");
+    assert!(store.grants(&carol, now).unwrap().is_empty(), "the unrecorded grant is not effective");
+    assert!(store.list(None).unwrap().is_empty(), "nor stored");
+    // Space returns: still nothing.
+    assert!(store.grants(&carol, now).unwrap().is_empty());
+
+    let audit_dir = tempfile::tempdir().unwrap();
+    let log = crate::audit::writer(audit_dir.path(), 64 << 20, 100_000);
+    let g = grants::add(&store, &log, &cfg.mapping, 86_400, &request("carol"), &actor).unwrap();
+    assert_eq!(store.grants(&carol, now).unwrap().len(), 1);
+    let e = grants::revoke(&store, &FullDisk, g.id, &actor).unwrap_err();
+    assert_eq!(e.code(), "grants_unavailable");
+    assert_eq!(store.grants(&carol, now).unwrap().len(), 1, "an unrecorded revocation does not take effect");
+    assert!(store.list(None).unwrap()[0].revoked_at.is_none());
+    grants::revoke(&store, &log, g.id, &actor).unwrap();
+    assert!(store.grants(&carol, now).unwrap().is_empty(), "a recorded revocation does");
+    log.close().unwrap();
+    let outcomes: Vec<String> = audit_json(audit_dir.path())
+        .iter()
+        .filter_map(|r| r["outcome"].as_str().map(str::to_owned))
+        .collect();
+    assert!(outcomes.starts_with(&["grant_added".to_owned(), "grant_revoked".to_owned()]), "{outcomes:?}");
+}
+
+/// Issue 12, defect 1 (crash): a change half-done when the process died is settled at
+/// the next start, each with its record: a pending add is abandoned (it never took
+/// effect), an asked-for revocation is completed.
+#[test]
+fn issue_12_a_crash_between_record_and_effect_is_settled_at_start() {
+    let env = sqlite_config();
+    let db = env.dir.path().join("g.db");
+    let add = grants_cli(&env, &add_args("carol", &["--duration", "3600"]));
+    assert!(add.status.success(), "{}", String::from_utf8_lossy(&add.stderr));
+    let bob = grants_cli(
+        &env,
+        &[
+            "add",
+            "--user",
+            "bob",
+            "--group",
+            "pam-payments",
+            "--duration",
+            "3600",
+            "--ticket",
+            "T",
+            "--approver",
+            "d",
+        ],
+    );
+    assert!(bob.status.success());
+    // What a kill -9 leaves: carol's revocation asked but not settled, and a third grant
+    // inserted but never made effective.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute("UPDATE grants SET revoked_by = 'cn:approver' WHERE user = 'carol'", []).unwrap();
+    c.execute(
+        "INSERT INTO grants (user, grp, grp_key, start_s, end_s, ticket, approver, created_s, created_by, pending) \
+         VALUES ('dave', 'pam-webserver', 'pam-webserver', 1, 99999999999, 'T', 'd', 1, 'cli', 1)",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let list = |env: &TempConfig| -> Vec<Value> {
+        let out = grants_cli(env, &["list"]);
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let after = list(&env);
+    let status =
+        |u: &str| after.iter().find(|g| g["user"] == u).map(|g| g["status"].as_str().unwrap().to_owned());
+    assert_eq!(status("carol").as_deref(), Some("revoked"), "{after:?}");
+    assert_eq!(status("bob").as_deref(), Some("active"));
+    assert_eq!(status("dave"), None, "the unrecorded add never existed");
+    let recs = audit_json(&env.dir.path().join("audit"));
+    let settled: Vec<(String, String)> = recs
+        .iter()
+        .filter(|r| r["caller"] == "recovery")
+        .map(|r| (r["outcome"].as_str().unwrap().to_owned(), r["user"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(
+        settled,
+        [("grant_abandoned".to_owned(), "dave".to_owned()), ("grant_revoked".to_owned(), "carol".to_owned())]
+    );
+    // Settled once: the next start records nothing more.
+    assert!(grants_cli(&env, &add_args("erin", &["--duration", "60"])).status.success());
+    let again = audit_json(&env.dir.path().join("audit"));
+    assert_eq!(again.iter().filter(|r| r["caller"] == "recovery").count(), 2);
+}
+
+/// Issue 12, defect 1 (kill -9): grant adds and revocations killed at random moments
+/// leave no effective grant without its record and no revocation without its record.
+#[test]
+fn issue_12_kill_9_under_grant_writes_leaves_no_unrecorded_change() {
+    let env = sqlite_config();
+    let mut seed: u64 = 0x5eed;
+    let mut rand = move |n: u64| {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    for i in 0..40 {
+        let user = format!("u{i}");
+        let args = if i % 3 == 2 {
+            vec!["revoke".to_owned(), (rand(i as u64) + 1).to_string()]
+        } else {
+            add_args(&user, &["--duration", "3600"]).into_iter().map(str::to_owned).collect()
+        };
+        let mut child = sesame()
+            .arg("--config")
+            .arg(&env.path)
+            .arg("grants")
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // One in four runs to the end, so there is always history to revoke and check.
+        if i % 4 != 0 {
+            std::thread::sleep(std::time::Duration::from_micros(rand(30_000)));
+            let _ = child.kill();
+        }
+        let _ = child.wait();
+    }
+    // The next writer settles what was half-done.
+    assert!(grants_cli(&env, &add_args("final", &["--duration", "60"])).status.success());
+    let c = rusqlite::Connection::open(env.dir.path().join("g.db")).unwrap();
+    let left: i64 = c
+        .query_row(
+            "SELECT count(*) FROM grants WHERE pending = 1 OR (revoked_s IS NULL AND revoked_by IS NOT NULL)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "nothing is left half-done");
+    let recs = audit_json(&env.dir.path().join("audit"));
+    let has = |outcome: &str, id: i64| {
+        recs.iter().any(|r| r["kind"] == "grant" && r["outcome"] == outcome && r["grant"]["id"] == id)
+    };
+    let out = grants_cli(&env, &["list"]);
+    let listed: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(listed.len() > 5, "the adds that ran to the end are listed: {}", listed.len());
+    for g in &listed {
+        let id = g["id"].as_i64().unwrap();
+        assert!(has("grant_added", id), "grant {id} is in the store without its record");
+        assert!(!has("grant_abandoned", id), "grant {id} was abandoned but is in the store");
+        if g["status"] == "revoked" {
+            assert!(has("grant_revoked", id), "grant {id} is revoked without its record");
+        }
+    }
+    let v = sesame().arg("--config").arg(&env.path).args(["audit", "verify"]).output().unwrap();
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }

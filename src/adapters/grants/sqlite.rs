@@ -1,6 +1,11 @@
 //! The embedded grants store: one SQLite file (WAL, synchronous FULL), the default
 //! source of approved windows. Revoked and expired grants stay in the table for audit;
 //! revocation takes effect for the next request (every lookup reads the table).
+//!
+//! Record before effect ([`GrantStore`]): a new grant is inserted with `pending = 1`,
+//! which no lookup sees, and becomes effective (`pending = 0`) only after its audit
+//! record is durable; a revocation first notes who asked (`revoked_by`, still
+//! effective), and sets `revoked_s` only after its record.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -8,7 +13,7 @@ use std::sync::Mutex;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use crate::adapters::{GrantError, GrantStore, Grants, LookupError, NewGrant, StoredGrant};
+use crate::adapters::{GrantError, GrantStore, Grants, LookupError, NewGrant, Record, StoredGrant};
 use crate::core::{Grant, GroupName, Interval, UserName};
 
 pub struct SqliteGrants {
@@ -36,10 +41,14 @@ CREATE TABLE IF NOT EXISTS grants (
     created_s   INTEGER NOT NULL,
     created_by  TEXT NOT NULL,
     revoked_s   INTEGER,
-    revoked_by  TEXT
+    revoked_by  TEXT,
+    pending     INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS grants_user ON grants (user, grp_key);
 ";
+
+/// Stores made before the record-before-effect rule have no `pending` column.
+const ADD_PENDING: &str = "ALTER TABLE grants ADD COLUMN pending INTEGER NOT NULL DEFAULT 0";
 
 const COLUMNS: &str =
     "id, user, grp, start_s, end_s, ticket, approver, created_s, created_by, revoked_s, revoked_by";
@@ -90,6 +99,15 @@ impl SqliteGrants {
         conn.pragma_update(None, "synchronous", "FULL").map_err(store)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(store)?;
         conn.execute_batch(SCHEMA).map_err(|e| store(format!("{}: {e}", path.display())))?;
+        let has_pending: bool = conn
+            .query_row("SELECT count(*) FROM pragma_table_info('grants') WHERE name = 'pending'", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n > 0)
+            .map_err(store)?;
+        if !has_pending {
+            conn.execute_batch(ADD_PENDING).map_err(|e| store(format!("{}: {e}", path.display())))?;
+        }
         Ok((Self { conn: Mutex::new(conn) }, created))
     }
 
@@ -122,7 +140,7 @@ impl Grants for SqliteGrants {
         self.with(|c| {
             let mut st = c
                 .prepare_cached(
-                    "SELECT grp, start_s, end_s, ticket FROM grants WHERE user = ?1 AND revoked_s IS NULL",
+                    "SELECT grp, start_s, end_s, ticket FROM grants WHERE user = ?1 AND revoked_s IS NULL AND pending = 0",
                 )
                 .map_err(store)?;
             let rows = st
@@ -144,8 +162,53 @@ impl Grants for SqliteGrants {
     }
 }
 
+impl SqliteGrants {
+    /// Makes a recorded add effective.
+    fn settle_add(&self, id: i64) -> Result<(), LookupError> {
+        self.with(|c| {
+            c.execute("UPDATE grants SET pending = 0 WHERE id = ?1", params![id]).map(drop).map_err(store)
+        })
+    }
+
+    /// Removes an add that was never recorded (or whose record says it was abandoned).
+    fn drop_pending(&self, id: i64) -> Result<(), LookupError> {
+        self.with(|c| {
+            c.execute("DELETE FROM grants WHERE id = ?1 AND pending = 1", params![id])
+                .map(drop)
+                .map_err(store)
+        })
+    }
+
+    /// Ends a grant whose revocation is recorded.
+    fn settle_revoke(&self, id: i64, now: DateTime<Utc>) -> Result<StoredGrant, LookupError> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE grants SET revoked_s = ?2 WHERE id = ?1 AND revoked_s IS NULL",
+                params![id, now.timestamp()],
+            )
+            .map_err(store)?;
+            Self::one(c, id)?.ok_or_else(|| store("revoked grant vanished"))
+        })
+    }
+
+    fn pending(&self, sql: &str) -> Result<Vec<StoredGrant>, LookupError> {
+        self.with(|c| {
+            let mut st =
+                c.prepare(&format!("SELECT {COLUMNS} FROM grants WHERE {sql} ORDER BY id")).map_err(store)?;
+            let rows = st.query_map([], row).map_err(store)?;
+            rows.map(|r| r.map_err(store).and_then(stored)).collect()
+        })
+    }
+}
+
 impl GrantStore for SqliteGrants {
-    fn add(&self, g: NewGrant, now: DateTime<Utc>, by: &str) -> Result<StoredGrant, GrantError> {
+    fn add(
+        &self,
+        g: NewGrant,
+        now: DateTime<Utc>,
+        by: &str,
+        record: Record<'_>,
+    ) -> Result<StoredGrant, GrantError> {
         let r = self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store)?;
             let overlap: Option<i64> = tx
@@ -160,7 +223,7 @@ impl GrantStore for SqliteGrants {
                 return Ok(Err(GrantError::Overlap(id)));
             }
             tx.execute(
-                "INSERT INTO grants (user, grp, grp_key, start_s, end_s, ticket, approver, created_s, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO grants (user, grp, grp_key, start_s, end_s, ticket, approver, created_s, created_by, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
                 params![
                     g.user.as_str(),
                     g.group.as_str(),
@@ -179,34 +242,89 @@ impl GrantStore for SqliteGrants {
             tx.commit().map_err(store)?;
             Ok(Ok(s))
         });
-        r.map_err(GrantError::Store)?
+        let pending = r.map_err(GrantError::Store)??;
+        if let Err(e) = record(&pending) {
+            // Never recorded, never effective: the row goes (or `recover` finds it).
+            let _ = self.drop_pending(pending.id);
+            return Err(e);
+        }
+        self.settle_add(pending.id).map_err(|e| {
+            GrantError::Store(store(format!(
+                "grant {} is recorded but could not be made effective ({e}); it will be recorded as abandoned at the next start",
+                pending.id
+            )))
+        })?;
+        Ok(pending)
     }
 
     fn list(&self, user: Option<&UserName>) -> Result<Vec<StoredGrant>, LookupError> {
         self.with(|c| {
-            let sql = format!("SELECT {COLUMNS} FROM grants WHERE ?1 IS NULL OR user = ?1 ORDER BY id");
+            let sql = format!(
+                "SELECT {COLUMNS} FROM grants WHERE (?1 IS NULL OR user = ?1) AND pending = 0 ORDER BY id"
+            );
             let mut st = c.prepare(&sql).map_err(store)?;
             let rows = st.query_map(params![user.map(UserName::as_str)], row).map_err(store)?;
             rows.map(|r| r.map_err(store).and_then(stored)).collect()
         })
     }
 
-    fn revoke(&self, id: i64, now: DateTime<Utc>, by: &str) -> Result<StoredGrant, GrantError> {
+    fn revoke(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        by: &str,
+        record: Record<'_>,
+    ) -> Result<StoredGrant, GrantError> {
         let r = self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store)?;
-            let Some(g) = Self::one(&tx, id)? else { return Ok(Err(GrantError::NotFound(id))) };
+            let pending: Option<i64> = tx
+                .query_row("SELECT pending FROM grants WHERE id = ?1", params![id], |r| r.get(0))
+                .optional()
+                .map_err(store)?;
+            let Some(g) = Self::one(&tx, id)?.filter(|_| pending == Some(0)) else {
+                return Ok(Err(GrantError::NotFound(id)));
+            };
             if g.revoked_at.is_some() {
                 return Ok(Err(GrantError::AlreadyRevoked(id)));
             }
-            tx.execute(
-                "UPDATE grants SET revoked_s = ?2, revoked_by = ?3 WHERE id = ?1",
-                params![id, now.timestamp(), by],
-            )
-            .map_err(store)?;
-            let g = Self::one(&tx, id)?.ok_or_else(|| store("revoked grant vanished"))?;
+            // Who asked is noted first; the grant stays effective until its record is durable.
+            tx.execute("UPDATE grants SET revoked_by = ?2 WHERE id = ?1", params![id, by]).map_err(store)?;
             tx.commit().map_err(store)?;
-            Ok(Ok(g))
+            Ok(Ok(StoredGrant { revoked_at: Some(now), revoked_by: Some(by.to_owned()), ..g }))
         });
-        r.map_err(GrantError::Store)?
+        let asked = r.map_err(GrantError::Store)??;
+        if let Err(e) = record(&asked) {
+            let _ = self.with(|c| {
+                c.execute(
+                    "UPDATE grants SET revoked_by = NULL WHERE id = ?1 AND revoked_s IS NULL",
+                    params![id],
+                )
+                .map(drop)
+                .map_err(store)
+            });
+            return Err(e);
+        }
+        self.settle_revoke(id, now).map_err(GrantError::Store)
+    }
+
+    fn recover(
+        &self,
+        now: DateTime<Utc>,
+        abandoned: Record<'_>,
+        revoked: Record<'_>,
+    ) -> Result<usize, GrantError> {
+        let adds = self.pending("pending = 1").map_err(GrantError::Store)?;
+        let revokes = self
+            .pending("pending = 0 AND revoked_s IS NULL AND revoked_by IS NOT NULL")
+            .map_err(GrantError::Store)?;
+        for g in &adds {
+            abandoned(g)?;
+            self.drop_pending(g.id).map_err(GrantError::Store)?;
+        }
+        for g in &revokes {
+            revoked(&StoredGrant { revoked_at: Some(now), ..g.clone() })?;
+            self.settle_revoke(g.id, now).map_err(GrantError::Store)?;
+        }
+        Ok(adds.len() + revokes.len())
     }
 }
