@@ -51,6 +51,7 @@ fn open(dir: &Path) -> FileAudit {
         checkpoint_every: 1_000_000,
         checkpoint_key: None,
         lock_wait: Duration::from_secs(1),
+        accept_loss: None,
     };
     FileAudit::open(cfg, "2026-12-01T15:00:00Z").unwrap()
 }

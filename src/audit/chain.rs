@@ -2,7 +2,8 @@
 //!
 //! - hash(record) = SHA-256 of the record's line, without the trailing newline;
 //! - record n carries `prev` = hex hash(record n-1); the first record carries 64 zeros;
-//! - a checkpoint signs [`checkpoint_message`] (RSA-SHA256, PKCS#1 v1.5).
+//! - a checkpoint signs [`checkpoint_message`] (RSA-SHA256, PKCS#1 v1.5): every field
+//!   it carries but the signature.
 
 use crate::core::text::hex;
 
@@ -22,12 +23,19 @@ pub fn hash_line(line: &[u8]) -> String {
     hex(&sha256(line))
 }
 
-/// The bytes a checkpoint signs: it commits to the replica, its own sequence number
-/// and the hash of the record before it (the chain head).
-pub fn checkpoint_message(replica: &str, seq: u64, prev: &str) -> String {
-    format!("sesame-audit-checkpoint-v1\n{replica}\n{seq}\n{prev}\n")
+/// The bytes a checkpoint of record format 2 signs: every field the checkpoint carries
+/// besides the signature itself — the replica, its own sequence number, the hash of the
+/// record before it (the chain head), its time and the signing key's id. (A checkpoint
+/// may carry no other field; `verify` refuses one that does.)
+pub fn checkpoint_message(replica: &str, seq: u64, prev: &str, time: &str, key_id: &str) -> String {
+    format!("sesame-audit-checkpoint-v2\n{replica}\n{seq}\n{prev}\n{time}\n{key_id}\n")
 }
 
+/// What checkpoints of record format 1 signed: the replica, seq and prev only (their
+/// time and key id were not covered). Verified for old logs, never written.
+pub fn checkpoint_message_v1(replica: &str, seq: u64, prev: &str) -> String {
+    format!("sesame-audit-checkpoint-v1\n{replica}\n{seq}\n{prev}\n")
+}
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,12 @@ pub fn log_files(dir: &Path, replica: &str) -> Result<Vec<PathBuf>, AuditError> 
     Ok(v)
 }
 
+/// The first sequence number a log file's name announces.
+pub fn first_seq_in_name(p: &Path) -> Option<u64> {
+    let name = p.file_name()?.to_str()?.strip_suffix(".jsonl")?;
+    name.rsplit('-').next()?.parse().ok()
+}
+
 pub(super) fn file_name(replica: &str, first_seq: u64) -> String {
     format!("{replica}-{first_seq:012}.jsonl")
 }

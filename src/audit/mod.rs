@@ -5,18 +5,24 @@
 //! - `log.rs` — the contract: [`log::AuditLog`], [`log::Receipt`], [`log::AuditError`];
 //! - `record.rs` — the record format (docs/audit-format.md);
 //! - `chain.rs` — hashes and the checkpoint message;
-//! - `file.rs` — the file writer: group commit, fsync, rotation; `files.rs` — the
-//!   layout, the lock per replica and the recovery of a torn tail;
-//! - `verify.rs` — the auditor's check of chains and checkpoints;
+//! - `file.rs` — the file log's handle, `writer.rs` — its thread: group commit, fsync,
+//!   rotation; `files.rs` — the
+//!   layout, the lock per replica and the recovery of a torn tail; `guard.rs` — the
+//!   live file's identity, the head file, and the health `/readyz` reads;
+//! - `verify.rs` — the auditor's check of chains and checkpoints; `prune.rs` — removing
+//!   old files up to a signed checkpoint, declared in the chain first;
 //! - `search.rs` — filters over the log.
 
 pub mod chain;
 pub mod file;
 pub mod files;
+pub mod guard;
 pub mod log;
+pub mod prune;
 pub mod record;
 pub mod search;
 pub mod verify;
+pub mod writer;
 
 pub use log::{durable, AuditError, AuditLog, Receipt, Submitted};
 pub use record::{Entry, Kind, Record};

@@ -8,8 +8,9 @@ use crate::core::decision::SetStatus;
 use crate::core::text::saml_time;
 use crate::core::Decision;
 
-/// Current record format version.
-pub const FORMAT_VERSION: u32 = 1;
+/// Current record format version: 2 since checkpoints sign every field (format 1
+/// checkpoints signed replica, seq and prev only). A chain's version never goes back.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,6 +25,8 @@ pub enum Kind {
     Grant,
     /// A caller turned away: no valid client certificate, or no role for the route.
     Access,
+    /// Old files removed up to a checkpoint (`sesame audit prune`), declared here first.
+    Prune,
 }
 
 /// A grant change: which grant, for what, approved by whom.
@@ -109,6 +112,12 @@ pub struct Entry {
     /// Checkpoints: hex SHA-256 of the signing certificate (DER).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
+    /// Prune records: the last seq removed (a checkpoint that ended its file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_through: Option<u64>,
+    /// Prune records: hex SHA-256 of that record, the `prev` the first kept record carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned_head: Option<String>,
 }
 
 /// A record as stored.

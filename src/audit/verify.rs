@@ -1,18 +1,26 @@
 //! The auditor's check: one replica's chain across its files, in order. Names the
 //! first broken record and why (edited, deleted, reordered, inserted, truncated,
 //! bad checkpoint). Reads each line's bytes as stored; never re-serializes.
+//!
+//! Checkpoints of record format 2 sign every field they carry and may carry no other;
+//! format 1 checkpoints (older logs) signed replica, seq and prev only and are
+//! counted as such. A chain's format version never goes back.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Public};
 use serde::Deserialize;
 
-use super::chain::{checkpoint_message, hash_line, GENESIS};
+use super::chain::{checkpoint_message, checkpoint_message_v1, hash_line, GENESIS};
+use super::files::first_seq_in_name;
 use super::record::FORMAT_VERSION;
+
+/// The fields a format-2 checkpoint may carry (all of them signed but `signature`).
+const CHECKPOINT_FIELDS: [&str; 8] = ["v", "seq", "prev", "replica", "kind", "time", "signature", "key_id"];
 
 /// Public keys that may sign checkpoints, by key id (hex SHA-256 of the certificate DER).
 pub type Certs = HashMap<String, PKey<Public>>;
@@ -28,9 +36,15 @@ struct Head<'a> {
     #[serde(borrow)]
     kind: Cow<'a, str>,
     #[serde(default, borrow)]
+    time: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
     signature: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     key_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pruned_through: Option<u64>,
+    #[serde(default, borrow)]
+    pruned_head: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,11 +101,34 @@ pub struct Report {
     pub unsealed: u64,
     /// The first record does not start from genesis (earlier files were not given).
     pub starts_mid_chain: bool,
+    /// Format-1 checkpoints: their time and key id were not signed.
+    pub v1_checkpoints: u64,
+    /// The first record's `prev` (64 zeros when the chain starts from genesis).
+    pub first_prev: String,
+    /// Prune declarations in the chain: (last seq removed, its hash).
+    pub prunes: Vec<(u64, String)>,
 }
 
-fn first_seq_in_name(p: &Path) -> Option<u64> {
-    let name = p.file_name()?.to_str()?.strip_suffix(".jsonl")?;
-    name.rsplit('-').next()?.parse().ok()
+impl Report {
+    /// For the whole log of a replica: the chain must start at seq 1, unless a prune
+    /// record in it declares exactly the missing prefix. Returns the pruned range's end.
+    pub fn require_genesis(&self) -> Result<Option<u64>, String> {
+        if self.first_seq <= 1 && !self.starts_mid_chain {
+            return Ok(None);
+        }
+        let missing = self.first_seq.saturating_sub(1);
+        let declared =
+            self.prunes.iter().any(|(through, head)| *through == missing && *head == self.first_prev);
+        if declared {
+            Ok(Some(missing))
+        } else {
+            Err(format!(
+                "records 1..={missing} of replica {} are missing and no prune record declares them \
+                 (`sesame audit prune` removes old files and records that it did)",
+                self.replica
+            ))
+        }
+    }
 }
 
 /// One parsed line and the hex hash of its bytes.
@@ -126,6 +163,7 @@ pub fn verify(files: &[PathBuf], certs: &Certs) -> Result<Report, Broken> {
     // (index into `files`, line) of the previous record: no allocation per record.
     let mut prev_loc: Option<(usize, usize)> = None;
     let mut expected: Option<u64> = None;
+    let mut version = 0;
     for (fi, file) in files.iter().enumerate() {
         let bytes = std::fs::read(file).map_err(|e| Broken {
             file: file.clone(),
@@ -160,13 +198,21 @@ pub fn verify(files: &[PathBuf], certs: &Certs) -> Result<Report, Broken> {
                 |kind, seq, message: String| Broken { file: file.clone(), line: n, seq, kind, message };
             let h: Head = parsed
                 .map_err(|e| broken(Breakage::Malformed, None, format!("record does not parse: {e}")))?;
-            if h.v != FORMAT_VERSION {
+            if h.v == 0 || h.v > FORMAT_VERSION {
                 return Err(broken(
                     Breakage::Malformed,
                     Some(h.seq),
                     format!("unknown format version {}", h.v),
                 ));
             }
+            if h.v < version {
+                return Err(broken(
+                    Breakage::Malformed,
+                    Some(h.seq),
+                    format!("the format version goes back from {version} to {} (a downgraded record)", h.v),
+                ));
+            }
+            version = h.v;
             if r.replica.is_empty() {
                 r.replica = h.replica.to_string();
             } else if h.replica != r.replica {
@@ -189,6 +235,7 @@ pub fn verify(files: &[PathBuf], certs: &Certs) -> Result<Report, Broken> {
             match expected {
                 None => {
                     r.first_seq = h.seq;
+                    r.first_prev = h.prev.to_string();
                     r.starts_mid_chain = h.prev != GENESIS;
                     if !r.starts_mid_chain && h.seq != 1 {
                         return Err(broken(
@@ -204,11 +251,28 @@ pub fn verify(files: &[PathBuf], certs: &Certs) -> Result<Report, Broken> {
                 }
                 Some(exp) if h.seq == exp => {}
                 Some(exp) if h.seq > exp => {
-                    return Err(broken(
-                        Breakage::Deleted,
-                        Some(h.seq),
-                        format!("records {exp}..{} are missing", h.seq - 1),
-                    ));
+                    // Missing here, but is it further on? Then records were moved.
+                    let later = all
+                        .get(n..)
+                        .unwrap_or_default()
+                        .iter()
+                        .position(|l| serde_json::from_slice::<Head>(l).is_ok_and(|x| x.seq == exp));
+                    return Err(match later {
+                        Some(k) => broken(
+                            Breakage::Reordered,
+                            Some(h.seq),
+                            format!(
+                                "record {} stands where {exp} belongs, and record {exp} comes later, at line {}",
+                                h.seq,
+                                n + 1 + k
+                            ),
+                        ),
+                        None => broken(
+                            Breakage::Deleted,
+                            Some(h.seq),
+                            format!("records {exp}..{} are missing", h.seq - 1),
+                        ),
+                    });
                 }
                 Some(exp) if h.seq + 1 == exp => {
                     return Err(broken(
@@ -258,7 +322,21 @@ pub fn verify(files: &[PathBuf], certs: &Certs) -> Result<Report, Broken> {
                         ),
                     ));
                 };
-                let msg = checkpoint_message(&h.replica, h.seq, &h.prev);
+                let msg = match h.v {
+                    1 => {
+                        r.v1_checkpoints += 1;
+                        checkpoint_message_v1(&h.replica, h.seq, &h.prev)
+                    }
+                    _ => {
+                        let extra = checkpoint_extra(all.get(i).copied().unwrap_or_default());
+                        if let Some(why) = extra {
+                            return Err(broken(Breakage::BadCheckpoint, Some(h.seq), why));
+                        }
+                        let time = h.time.as_deref().unwrap_or_default();
+                        let key_id = h.key_id.as_deref().unwrap_or_default();
+                        checkpoint_message(&h.replica, h.seq, &h.prev, time, key_id)
+                    }
+                };
                 let ok = openssl::sign::Verifier::new(MessageDigest::sha256(), key)
                     .and_then(|mut v| v.update(msg.as_bytes()).and_then(|()| v.verify(&sig)))
                     .unwrap_or(false);
@@ -266,13 +344,19 @@ pub fn verify(files: &[PathBuf], certs: &Certs) -> Result<Report, Broken> {
                     return Err(broken(
                         Breakage::BadCheckpoint,
                         Some(h.seq),
-                        "checkpoint signature does not verify: the chain before it was rewritten".into(),
+                        "checkpoint signature does not verify: the checkpoint was edited or the chain before it rewritten"
+                            .into(),
                     ));
                 }
                 r.checkpoints += 1;
                 r.unsealed = 0;
             } else {
                 r.unsealed += 1;
+            }
+            if h.kind == "prune" {
+                if let (Some(t), Some(p)) = (h.pruned_through, &h.pruned_head) {
+                    r.prunes.push((t, p.to_string()));
+                }
             }
             r.records += 1;
             r.last_seq = h.seq;
@@ -296,4 +380,19 @@ pub fn verify(files: &[PathBuf], certs: &Certs) -> Result<Report, Broken> {
     }
     r.head = prev_hash.unwrap_or_default();
     Ok(r)
+}
+
+/// Why a format-2 checkpoint line is not one, if it is not: a field it may not carry,
+/// or a signed field with a line break (which would make the signed text ambiguous).
+fn checkpoint_extra(line: &[u8]) -> Option<String> {
+    let Ok(map) = serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(line) else {
+        return Some("checkpoint does not parse".into());
+    };
+    if let Some(k) = map.keys().find(|k| !CHECKPOINT_FIELDS.contains(&k.as_str())) {
+        return Some(format!("a checkpoint carries the unsigned field {k:?}"));
+    }
+    let broken_field = ["time", "key_id", "replica"]
+        .into_iter()
+        .find(|k| map.get(*k).and_then(|v| v.as_str()).is_some_and(|s| s.contains('\n')));
+    broken_field.map(|k| format!("the checkpoint's {k} holds a line break"))
 }

@@ -148,10 +148,22 @@ fn checkpoint_key(config: &Config, material: &SigningMaterial) -> Result<Checkpo
 }
 
 /// Opens the audit log (recovering a torn tail); `now` stamps a recovery record.
+/// Refuses a log whose files end before its head file says they did.
 pub fn open_audit(
     config: &Config,
     material: &SigningMaterial,
     now: DateTime<Utc>,
+) -> Result<FileAudit, SetupError> {
+    open_audit_accepting(config, material, now, None)
+}
+
+/// As [`open_audit`]; with `accept_loss` (an operator's reason) a log whose head file
+/// knows records that are gone opens anyway, and a `recovery` record says so.
+pub fn open_audit_accepting(
+    config: &Config,
+    material: &SigningMaterial,
+    now: DateTime<Utc>,
+    accept_loss: Option<String>,
 ) -> Result<FileAudit, SetupError> {
     let a = &config.audit;
     let cfg = FileAuditConfig {
@@ -161,6 +173,7 @@ pub fn open_audit(
         checkpoint_every: a.checkpoint_every,
         checkpoint_key: Some(checkpoint_key(config, material)?),
         lock_wait: std::time::Duration::from_secs(10),
+        accept_loss,
     };
     Ok(FileAudit::open(cfg, &saml_time(now))?)
 }

@@ -34,6 +34,7 @@ pub fn writer(dir: &Path, rotate_bytes: u64, checkpoint_every: u64) -> FileAudit
         checkpoint_every,
         checkpoint_key: Some(CheckpointKey { key: m.key, key_id }),
         lock_wait: std::time::Duration::from_millis(200),
+        accept_loss: None,
     };
     FileAudit::open(cfg, "2026-12-01T00:00:00Z").unwrap()
 }
@@ -298,6 +299,7 @@ fn a_second_writer_is_refused_while_the_first_holds_the_log() {
         checkpoint_every: 10,
         checkpoint_key: Some(CheckpointKey { key: m.key, key_id: "x".into() }),
         lock_wait: std::time::Duration::from_millis(50),
+        accept_loss: None,
     };
     let e = FileAudit::open(cfg, "2026-12-01T00:00:00Z").err().unwrap();
     assert!(e.to_string().contains("in use by another sesame process"), "{e}");

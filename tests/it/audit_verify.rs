@@ -67,34 +67,71 @@ fn a_deleted_record_is_named() {
     assert!(b.message.contains("records 5..5 are missing"), "{}", b.message);
 }
 
+/// Issue 12, defect 4: a swap of two records was reported as "deleted".
 #[test]
 fn reordered_records_are_named() {
     let (_d, file, mut lines) = sample();
     lines.swap(3, 5);
     write(&file, &lines);
     let b = broken(&file);
-    assert_eq!(b.kind, Breakage::Deleted, "seq 6 where 4 was expected reads as a gap first");
+    assert_eq!((b.kind, b.line), (Breakage::Reordered, 4), "{b}");
+    assert!(
+        b.message.contains("record 6 stands where 4 belongs, and record 4 comes later, at line 6"),
+        "{b}"
+    );
     let (_d, file, mut lines) = sample();
     lines.swap(3, 4);
     write(&file, &lines);
-    assert_eq!(broken(&file).kind, Breakage::Deleted);
+    assert_eq!(broken(&file).kind, Breakage::Reordered, "adjacent records swapped");
     let (_d, file, mut lines) = sample();
     let moved = lines.remove(2);
     lines.insert(6, moved);
     write(&file, &lines);
-    let b = broken(&file);
-    assert!(matches!(b.kind, Breakage::Deleted | Breakage::Reordered), "{b}");
+    assert_eq!(broken(&file).kind, Breakage::Reordered, "record 3 moved down");
     let (_d, file, mut lines) = sample();
     let moved = lines.remove(6);
     lines.insert(2, moved);
     write(&file, &lines);
-    assert_eq!(broken(&file).kind, Breakage::Deleted, "seq 7 at line 3");
+    assert_eq!(broken(&file).kind, Breakage::Reordered, "seq 7 at line 3, seq 3 later");
     let (_d, file, mut lines) = sample();
-    let l7 = lines.remove(7);
-    lines.insert(9, l7);
+    lines.remove(6);
+    write(&file, &lines);
+    assert_eq!(broken(&file).kind, Breakage::Deleted, "a record that is nowhere is deleted");
+}
+
+/// Issue 12, defect 4: a checkpoint's signature covered replica, seq and prev only, so
+/// its time could be edited (and a field added) and `verify --sealed` still passed.
+#[test]
+fn every_field_of_a_checkpoint_is_signed() {
+    let last_checkpoint =
+        |lines: &[String]| lines.iter().rposition(|l| l.contains("\"checkpoint\"")).unwrap();
+    let (_d, file, mut lines) = sample();
+    let at = last_checkpoint(&lines);
+    assert_eq!(at, lines.len() - 1, "the sealing checkpoint is the last record: nothing after it covers it");
+    let cp: Record = serde_json::from_str(&lines[at]).unwrap();
+    lines[at] =
+        lines[at].replace(&format!("\"time\":\"{}\"", cp.entry.time), "\"time\":\"2031-01-01T00:00:00Z\"");
+    assert_ne!(lines[at], serde_json::to_string(&cp).unwrap());
     write(&file, &lines);
     let b = broken(&file);
-    assert!(matches!(b.kind, Breakage::Deleted | Breakage::Reordered), "{b}");
+    assert_eq!((b.kind, b.seq), (Breakage::BadCheckpoint, Some(cp.seq)), "{b}");
+    // A field the signature does not cover.
+    let (_d, file, mut lines) = sample();
+    let at = last_checkpoint(&lines);
+    lines[at] =
+        lines[at].replacen("\"kind\":\"checkpoint\"", "\"kind\":\"checkpoint\",\"message\":\"all fine\"", 1);
+    write(&file, &lines);
+    let b = broken(&file);
+    assert_eq!(b.kind, Breakage::BadCheckpoint);
+    assert!(b.message.contains("unsigned field \"message\""), "{b}");
+    // Downgraded to format 1, whose checkpoints did not sign the time.
+    let (_d, file, mut lines) = sample();
+    let at = last_checkpoint(&lines);
+    lines[at] = lines[at].replacen("{\"v\":2,", "{\"v\":1,", 1);
+    write(&file, &lines);
+    let b = broken(&file);
+    assert_eq!(b.kind, Breakage::Malformed);
+    assert!(b.message.contains("goes back from 2 to 1"), "{b}");
 }
 
 #[test]
@@ -200,7 +237,16 @@ fn openssl_verifies_a_checkpoint_as_documented() {
     let cp: Record =
         serde_json::from_str(lines.iter().find(|l| l.contains("\"checkpoint\"")).unwrap()).unwrap();
     let msg = d.path().join("msg");
-    std::fs::write(&msg, sesame::audit::chain::checkpoint_message(&cp.replica, cp.seq, &cp.prev)).unwrap();
+    let key_id = cp.entry.key_id.clone().unwrap();
+    let text = format!(
+        "sesame-audit-checkpoint-v2\n{}\n{}\n{}\n{}\n{key_id}\n",
+        cp.replica, cp.seq, cp.prev, cp.entry.time
+    );
+    assert_eq!(
+        text,
+        sesame::audit::chain::checkpoint_message(&cp.replica, cp.seq, &cp.prev, &cp.entry.time, &key_id)
+    );
+    std::fs::write(&msg, text).unwrap();
     let sig = d.path().join("sig");
     use base64::Engine as _;
     std::fs::write(
@@ -223,4 +269,33 @@ fn openssl_verifies_a_checkpoint_as_documented() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Verified OK");
+}
+
+/// Logs written before format 2 still verify: their checkpoints signed replica, seq and
+/// prev, and the report counts them.
+#[test]
+fn format_1_logs_still_verify_and_are_counted() {
+    use base64::Engine as _;
+    let (_d, file, lines) = sample();
+    let key = crate::common::test_material().key;
+    let mut prev = sesame::audit::chain::GENESIS.to_owned();
+    let mut out = Vec::new();
+    for l in &lines {
+        let mut r: Record = serde_json::from_str(l).unwrap();
+        r.v = 1;
+        r.prev.clone_from(&prev);
+        if r.kind == sesame::audit::Kind::Checkpoint {
+            let msg = sesame::audit::chain::checkpoint_message_v1(&r.replica, r.seq, &r.prev);
+            let mut s = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key).unwrap();
+            s.update(msg.as_bytes()).unwrap();
+            r.entry.signature =
+                Some(base64::engine::general_purpose::STANDARD.encode(s.sign_to_vec().unwrap()));
+        }
+        let line = serde_json::to_string(&r).unwrap();
+        prev = hash_line(line.as_bytes());
+        out.push(line);
+    }
+    write(&file, &out);
+    let r = verify(&[file], &certs()).unwrap();
+    assert_eq!((r.checkpoints, r.v1_checkpoints), (3, 3));
 }

@@ -9,11 +9,14 @@ use openssl::pkey::{PKey, Public};
 
 use super::common::{load_config, Failure};
 use crate::audit::files::log_files;
+use crate::audit::guard::{missing, read_head};
 use crate::audit::search::{search, Filter};
 use crate::audit::verify::verify;
+use crate::audit::{prune, Entry};
 use crate::config::Config;
 use crate::core::text::hex;
-use crate::edge::trust;
+use crate::core::text::saml_time;
+use crate::edge::{clock, trust, wiring};
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
@@ -23,6 +26,27 @@ pub enum AuditCommand {
     Search(SearchArgs),
     /// Verify a SAMLResponse's signature and find its audit record.
     Show(ShowArgs),
+    /// Go on with a log whose files end before its head file says they did (records were
+    /// removed and cannot be restored): the loss and your reason become the next record.
+    AcceptLoss(AcceptLossArgs),
+    /// Remove old files up to a checkpoint that ends a file: verifies the whole chain,
+    /// records the prune in it, then deletes the files. `verify` accepts the shortened
+    /// chain because of that record. Run it while no server writes the log.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// The seq of the last record to remove: a checkpoint that ends its file.
+    #[arg(long, value_name = "SEQ")]
+    pub through: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct AcceptLossArgs {
+    /// Why the records cannot be restored (1-512 characters); kept in the record.
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]
@@ -92,29 +116,108 @@ fn time(flag: &'static str, v: Option<String>) -> Result<Option<chrono::DateTime
     v.map(|s| crate::core::text::instant(flag, &s).map_err(|e| Failure::new(2, e))).transpose()
 }
 
+/// Every certificate that may have signed a checkpoint, by key id, plus `extra`.
+fn certs(cfg: &Config, extra: &[PathBuf]) -> Result<HashMap<String, PKey<Public>>, Failure> {
+    let mut certs: HashMap<String, PKey<Public>> = HashMap::new();
+    let mut all = trust::known_certs(cfg).map_err(|e| Failure::new(3, e))?;
+    for p in extra {
+        let c = crate::keys::load_cert(p).map_err(|e| Failure::new(2, e))?;
+        let der = c.to_der().map_err(|e| Failure::new(2, e))?;
+        all.push((hex(&openssl::sha::sha256(&der)), c));
+    }
+    for (id, c) in all {
+        certs.insert(id, c.public_key().map_err(|e| Failure::new(2, e))?);
+    }
+    Ok(certs)
+}
+
+fn prune(cfg: &Config, through: u64) -> Result<(), Failure> {
+    let files = log_files(&cfg.audit.dir, &cfg.audit.replica).map_err(|e| Failure::new(3, e))?;
+    let certs = certs(cfg, &[])?;
+    verify(&files, &certs).map_err(|b| Failure::new(1, format!("not pruning a broken log: {b}")))?;
+    let plan = prune::plan(&cfg.audit.dir, &cfg.audit.replica, through).map_err(|e| Failure::new(2, e))?;
+    let now = clock::now();
+    let (material, _) = wiring::load_keys(cfg, now).map_err(|e| Failure::new(3, e))?;
+    let log = wiring::open_audit(cfg, &material, now).map_err(|e| Failure::new(3, e))?;
+    let entry = Entry {
+        time: saml_time(now),
+        caller: Some(format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))),
+        ..Entry::default()
+    };
+    prune::execute(&plan, &log, entry).map_err(|e| Failure::new(3, e))?;
+    println!(
+        "pruned records {}..={} ({} files); the prune is recorded in the log",
+        plan.first,
+        plan.through,
+        plan.files.len()
+    );
+    log.close().map_err(|e| Failure::new(3, e))
+}
+
+fn accept_loss(cfg: &Config, reason: &str) -> Result<(), Failure> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 512 || reason.chars().any(char::is_control) {
+        return Err(Failure::new(2, "--reason: must be 1-512 characters with no control characters"));
+    }
+    let now = clock::now();
+    let (material, _) = wiring::load_keys(cfg, now).map_err(|e| Failure::new(3, e))?;
+    let log = wiring::open_audit_accepting(cfg, &material, now, Some(reason.to_owned()))
+        .map_err(|e| Failure::new(3, e))?;
+    match &log.recovery().lost {
+        Some((found, head, _)) => println!(
+            "recorded the loss of records {}..={} of replica {}; the chain goes on from seq {found}",
+            found + 1,
+            head.seq,
+            cfg.audit.replica
+        ),
+        None => println!("nothing is missing from replica {}; nothing was recorded", cfg.audit.replica),
+    }
+    log.close().map_err(|e| Failure::new(3, e))
+}
+
 pub fn run(config: Option<&Path>, cmd: AuditCommand) -> Result<(), Failure> {
     let cfg = load_config(config)?;
     match cmd {
+        AuditCommand::AcceptLoss(a) => accept_loss(&cfg, &a.reason),
+        AuditCommand::Prune(a) => prune(&cfg, a.through),
         AuditCommand::Verify(a) => {
-            let mut certs: HashMap<String, PKey<Public>> = HashMap::new();
-            let mut all = trust::known_certs(&cfg).map_err(|e| Failure::new(3, e))?;
-            for p in &a.cert {
-                let c = crate::keys::load_cert(p).map_err(|e| Failure::new(2, e))?;
-                let der = c.to_der().map_err(|e| Failure::new(2, e))?;
-                all.push((hex(&openssl::sha::sha256(&der)), c));
-            }
-            for (id, c) in all {
-                certs.insert(id, c.public_key().map_err(|e| Failure::new(2, e))?);
-            }
+            let certs = certs(&cfg, &a.cert)?;
+            let defaulted = a.files.is_empty();
             let files = files(&cfg, a.files)?;
             let r =
                 verify(&files, &certs).map_err(|b| Failure::new(1, format!("audit log broken at {b}")))?;
+            let mut pruned = None;
+            if defaulted {
+                pruned = r.require_genesis().map_err(|e| Failure::new(1, e))?;
+                if let Some(head) =
+                    read_head(&cfg.audit.dir, &cfg.audit.replica).map_err(|e| Failure::new(1, e))?
+                {
+                    if head.seq > r.last_seq {
+                        return Err(Failure::new(
+                            1,
+                            missing(&cfg.audit.dir, &cfg.audit.replica, &head, r.last_seq),
+                        ));
+                    }
+                }
+            }
             println!(
                 "ok: replica {} — {} records (seq {}..{}) in {} files, {} checkpoints, head {}",
                 r.replica, r.records, r.first_seq, r.last_seq, r.files, r.checkpoints, r.head
             );
-            if r.starts_mid_chain {
-                println!("note: the chain starts at seq {} (earlier files were not given)", r.first_seq);
+            match pruned {
+                Some(through) => {
+                    println!("note: records 1..={through} were pruned (a prune record declares it)")
+                }
+                None if r.starts_mid_chain => {
+                    println!("note: the chain starts at seq {} (earlier files were not given)", r.first_seq)
+                }
+                None => {}
+            }
+            if r.v1_checkpoints > 0 {
+                println!(
+                    "note: {} checkpoints are of record format 1: they sign replica, seq and prev, not their time",
+                    r.v1_checkpoints
+                );
             }
             if r.unsealed > 0 {
                 let msg = format!(
