@@ -18,7 +18,8 @@
 //! # Layers (ARCHITECTURE.md has the table a test enforces)
 //!
 //! - [`core`] — pure: ids, tags, windows, mapping, decisions; depends on nothing here;
-//! - [`saml`], [`audit`], [`config`], [`iam`], [`keys`] — each uses only `core`;
+//! - [`secrets`] — the one loader for secret files (mode checked), used by the layers above;
+//! - [`saml`], [`audit`], [`config`], [`iam`], [`keys`] — each uses only `core` (and `secrets`);
 //! - [`adapters`] — the lookup traits; their implementations may also read `config`;
 //! - [`service`] — the use cases over the traits (mint, grants);
 //! - [`edge`] — CLI, HTTP, wiring, rendering, the clock: everything meets here.
@@ -31,4 +32,5 @@ pub mod edge;
 pub mod iam;
 pub mod keys;
 pub mod saml;
+pub mod secrets;
 pub mod service;

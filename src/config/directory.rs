@@ -46,13 +46,10 @@ fn u64_of(v: i64) -> u64 {
 /// The password, from exactly one of a file or an environment variable.
 fn password(p: &mut Problems, r: &RawDirectory, base: &Path) -> String {
     match (&r.bind_password_file, &r.bind_password_env) {
-        (Some(f), None) => match std::fs::read_to_string(base.join(f)) {
-            Ok(s) => s.trim_end_matches(['\n', '\r']).to_owned(),
+        (Some(f), None) => match crate::secrets::read_line(&base.join(f)) {
+            Ok(s) => s,
             Err(e) => {
-                p.push(
-                    "directory.bind_password_file",
-                    format!("cannot read {}: {e}", base.join(f).display()),
-                );
+                p.push("directory.bind_password_file", e.to_string());
                 String::new()
             }
         },

@@ -89,7 +89,7 @@ pub fn issue_client(
 ) -> Result<(), KeyError> {
     let read = |p: &Path| std::fs::read(p).map_err(|source| KeyError::Read { path: p.into(), source });
     let ca = X509::from_pem(&read(&set.ca_cert)?)?;
-    let ca_key = PKey::private_key_from_pem(&read(&set.ca_key)?)?;
+    let ca_key = PKey::private_key_from_pem(&crate::secrets::read(&set.ca_key)?)?;
     let k = key()?;
     let c = cert(cn, &k, Some((&ca, &ca_key)), now, 30, Profile::Client)?;
     write(key_path, &k.private_key_to_pem_pkcs8()?, 0o600)?;

@@ -31,6 +31,15 @@ pub enum KeyError {
     OpenSsl(#[from] openssl::error::ErrorStack),
 }
 
+impl From<crate::secrets::SecretError> for KeyError {
+    fn from(e: crate::secrets::SecretError) -> Self {
+        match e {
+            crate::secrets::SecretError::Read { path, source } => KeyError::Read { path, source },
+            crate::secrets::SecretError::Permissions { path, mode } => KeyError::Permissions { path, mode },
+        }
+    }
+}
+
 impl KeyError {
     pub fn code(&self) -> &'static str {
         match self {

@@ -6,7 +6,6 @@
 //! refused. Key material never appears in `Debug` output or logs.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -33,12 +32,7 @@ impl std::fmt::Debug for SigningMaterial {
 
 /// Refuses a key file that group or others can read or write.
 pub fn check_private(path: &Path) -> Result<(), KeyError> {
-    let meta = fs::metadata(path).map_err(|source| KeyError::Read { path: path.into(), source })?;
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
-        return Err(KeyError::Permissions { path: path.into(), mode });
-    }
-    Ok(())
+    Ok(crate::secrets::check(path)?)
 }
 
 /// Reads a PEM certificate file.
@@ -49,8 +43,7 @@ pub fn load_cert(path: &Path) -> Result<X509, KeyError> {
 
 /// Loads the signing key and its certificate with every check in this module's header.
 pub fn load(key_path: &Path, cert_path: &Path) -> Result<SigningMaterial, KeyError> {
-    check_private(key_path)?;
-    let key_pem = fs::read(key_path).map_err(|source| KeyError::Read { path: key_path.into(), source })?;
+    let key_pem = crate::secrets::read(key_path)?;
     let key = PKey::private_key_from_pem(&key_pem)
         .map_err(|e| KeyError::BadKey { path: key_path.into(), reason: e.to_string() })?;
     let rsa = key.rsa().map_err(|_| KeyError::NotRsa { path: key_path.into() })?;

@@ -68,6 +68,7 @@ pub fn setup_env(
     temp_config_with("", &[("entitlements.toml", &map)], &|dir: &Path, _| {
         let pw = dir.join("ldap.pw");
         std::fs::write(&pw, format!("{}\n", env.get("LDAP_BIND_PW"))).unwrap();
+        std::fs::set_permissions(&pw, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         format!(
             "kind = \"ldap\"\nurl = {:?}\nca_file = {:?}\nbind_dn = {:?}\nbind_password_file = {:?}\nuser_base = {:?}\n{directory}\n",
             env.get(url_key),

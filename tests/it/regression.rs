@@ -294,3 +294,48 @@ fn issue_12_kill_9_under_grant_writes_leaves_no_unrecorded_change() {
     let v = sesame().arg("--config").arg(&env.path).args(["audit", "verify"]).output().unwrap();
     assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
 }
+
+/// Issue 12, defect 13: the TLS server key at mode 0644 was accepted (the signing key
+/// was refused); the LDAP password file too. One loader now checks every secret file.
+#[test]
+fn issue_12_every_secret_file_must_be_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let open =
+        |p: &std::path::Path| std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let s = start();
+    let (cfg, key, ca_key) = (s.config_path().to_path_buf(), s.tls.server_key.clone(), s.tls.ca_key.clone());
+    let tls = s.tls.clone();
+    let _ = s.stop();
+    open(&key);
+    let out = crate::regression_audit::exits_within(crate::regression_audit::serve(&cfg), 20);
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("server.key") && err.contains("chmod 600"), "{err}");
+    open(&ca_key);
+    let dir = tempfile::tempdir().unwrap();
+    let e = sesame::keys::dev_tls::issue_client(
+        &tls,
+        "x",
+        &dir.path().join("c"),
+        &dir.path().join("k"),
+        at("2026-12-01T00:00:00Z"),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("chmod 600"), "{e}");
+
+    let env = temp_config("", &[]);
+    let pw = env.dir.path().join("ldap.pw");
+    std::fs::write(&pw, "secret\n").unwrap();
+    open(&pw);
+    let text = std::fs::read_to_string(&env.path).unwrap();
+    let a = text.find("[directory]").unwrap();
+    let ldap = format!(
+        "[directory]\nkind = \"ldap\"\nurl = \"ldaps://127.0.0.1:1\"\nbind_dn = \"cn=x\"\nbind_password_file = {:?}\nuser_base = \"dc=x\"\n",
+        pw.display().to_string()
+    );
+    std::fs::write(&env.path, format!("{}{ldap}", &text[..a])).unwrap();
+    let out = sesame().arg("--config").arg(&env.path).arg("check").output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("directory.bind_password_file") && err.contains("chmod 600"), "{err}");
+}

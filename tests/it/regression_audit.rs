@@ -8,7 +8,7 @@ use crate::common::{audit_json, sesame, temp_config, TempConfig};
 use crate::server::{mint_body, start};
 
 /// Waits for `child` to exit within `secs`; kills it and fails if it keeps running.
-fn exits_within(mut child: std::process::Child, secs: u64) -> std::process::Output {
+pub fn exits_within(mut child: std::process::Child, secs: u64) -> std::process::Output {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
     while child.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > until {
@@ -20,7 +20,7 @@ fn exits_within(mut child: std::process::Child, secs: u64) -> std::process::Outp
     child.wait_with_output().unwrap()
 }
 
-fn serve(cfg: &std::path::Path) -> std::process::Child {
+pub fn serve(cfg: &std::path::Path) -> std::process::Child {
     sesame()
         .arg("--config")
         .arg(cfg)

@@ -51,8 +51,8 @@ fn load(files: &TlsFiles, provider: &Arc<CryptoProvider>) -> Result<Material, St
     if certs.is_empty() {
         return Err(format!("{}: no certificate", files.cert.display()));
     }
-    let key =
-        PrivateKeyDer::from_pem_file(&files.key).map_err(|e| format!("{}: {e}", files.key.display()))?;
+    let pem = crate::secrets::read(&files.key).map_err(|e| e.to_string())?;
+    let key = PrivateKeyDer::from_pem_slice(&pem).map_err(|e| format!("{}: {e}", files.key.display()))?;
     let signing =
         provider.key_provider.load_private_key(key).map_err(|e| format!("{}: {e}", files.key.display()))?;
     let key = Arc::new(CertifiedKey::new(certs, signing));
