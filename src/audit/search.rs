@@ -46,18 +46,46 @@ pub struct Hit {
     pub record: Record,
 }
 
-/// Every record in `files` that matches; unreadable lines are reported as errors.
-pub fn search(files: &[PathBuf], f: &Filter) -> Result<Vec<Hit>, String> {
-    let mut hits = Vec::new();
+/// What a search found, and a torn last record it skipped.
+#[derive(Debug, Clone, Default)]
+pub struct Found {
+    pub hits: Vec<Hit>,
+    /// A partial last line (a writer cut off mid-write; the next start sets it aside):
+    /// the file and its bytes.
+    pub torn: Vec<(PathBuf, usize)>,
+}
+
+/// Every record in `files` that matches. A complete line that does not parse is an
+/// error; a partial last line (no newline yet) is skipped and reported in `torn`.
+pub fn search(files: &[PathBuf], f: &Filter) -> Result<Found, String> {
+    let mut found = Found::default();
     for file in files {
         let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        for (i, line) in text.lines().enumerate() {
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        if complete < text.len() {
+            found.torn.push((file.clone(), text.len() - complete));
+        }
+        for (i, line) in text.get(..complete).unwrap_or_default().lines().enumerate() {
             let record: Record =
                 serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", file.display(), i + 1))?;
             if f.matches(&record) {
-                hits.push(Hit { file: file.clone(), line: i + 1, raw: line.to_owned(), record });
+                found.hits.push(Hit { file: file.clone(), line: i + 1, raw: line.to_owned(), record });
             }
         }
     }
-    Ok(hits)
+    Ok(found)
+}
+
+/// How many records of `kind` the files hold (a byte scan for `"kind":"<kind>"`, which
+/// the record's fixed field order writes exactly so). For questions like "did this log
+/// ever record a grant?", not for verification.
+pub fn count_kind(files: &[std::path::PathBuf], kind: &str) -> Result<u64, super::log::AuditError> {
+    let needle = format!("\"kind\":\"{kind}\"");
+    let finder = memchr::memmem::Finder::new(needle.as_bytes());
+    let mut n = 0u64;
+    for f in files {
+        let bytes = std::fs::read(f).map_err(|e| super::files::io("cannot read", f, e))?;
+        n += finder.find_iter(&bytes).count() as u64;
+    }
+    Ok(n)
 }

@@ -14,6 +14,8 @@ use crate::adapters::grants::sqlite::SqliteGrants;
 use crate::adapters::inventory::file::FileInventory;
 use crate::adapters::{Directory, GrantError, GrantStore, Grants, Inventory, LookupError};
 use crate::audit::file::{CheckpointKey, FileAudit, FileAuditConfig};
+use crate::audit::files::log_files;
+use crate::audit::search::count_kind;
 use crate::audit::{AuditError, AuditLog};
 use crate::config::{Config, Source};
 use crate::core::text::{hex, saml_time};
@@ -99,6 +101,9 @@ pub fn open_grants(
     match &config.grants {
         Source::File(p) => Ok((Arc::new(FileGrants::open(p)?), None)),
         Source::Sqlite { path, seed } => {
+            if !path.exists() {
+                refuse_lost_store(config, path)?;
+            }
             let (store, created) = SqliteGrants::open(path)?;
             let store = Arc::new(store);
             grants::recover(store.as_ref(), audit, now)?;
@@ -108,6 +113,63 @@ pub fn open_grants(
             Ok((store.clone(), Some(store)))
         }
         Source::None | Source::Ldap(_) => Err(SetupError::Missing("grants")),
+    }
+}
+
+/// A missing store is created (and seeded) only on a first run: when the audit log
+/// records grant changes, a store existed, and a new one would undo its revocations.
+fn refuse_lost_store(config: &Config, path: &std::path::Path) -> Result<(), SetupError> {
+    let a = &config.audit;
+    let files = if a.dir.exists() { log_files(&a.dir, &a.replica)? } else { Vec::new() };
+    let recorded = count_kind(&files, "grant")?;
+    if recorded == 0 {
+        return Ok(());
+    }
+    Err(SetupError::Grant(GrantError::Store(LookupError::Grants(format!(
+        "{} does not exist, but the audit log in {} records {recorded} grant changes: the store that held them is \
+         gone. Restore it from a backup (a new, empty store would undo its revocations), or create an empty \
+         one deliberately with `sesame grants init --reason TEXT` (recorded)",
+        path.display(),
+        a.dir.display()
+    )))))
+}
+
+/// Creates an empty embedded store where none exists, deliberately (`sesame grants
+/// init`): no seed is imported, and a `grant` record with the reason says so.
+pub fn init_grants(
+    config: &Config,
+    audit: &dyn AuditLog,
+    reason: &str,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<std::path::PathBuf, SetupError> {
+    let Source::Sqlite { path, .. } = &config.grants else {
+        return Err(SetupError::Grant(GrantError::ReadOnly));
+    };
+    if path.exists() {
+        return Err(SetupError::Grant(GrantError::Store(LookupError::Grants(format!(
+            "{} exists already; init creates a store only where there is none",
+            path.display()
+        )))));
+    }
+    let entry = crate::audit::Entry {
+        time: saml_time(now),
+        outcome: Some("grant_store_created".into()),
+        caller: Some(by.to_owned()),
+        message: Some(format!("empty grants store {} created: {reason}", path.display())),
+        ..crate::audit::Entry::default()
+    };
+    audit.append(crate::audit::Kind::Grant, entry)?;
+    SqliteGrants::open(path)?;
+    Ok(path.clone())
+}
+
+/// The grants for reading only (`sesame grants list`): no audit log, no lock, no
+/// recovery; a missing store is an error.
+pub fn open_grants_read_only(config: &Config) -> Result<Arc<dyn GrantStore>, SetupError> {
+    match &config.grants {
+        Source::Sqlite { path, .. } => Ok(Arc::new(SqliteGrants::open_read_only(path)?)),
+        _ => Err(SetupError::Grant(GrantError::ReadOnly)),
     }
 }
 

@@ -205,6 +205,8 @@ fn issue_12_a_crash_between_record_and_effect_is_settled_at_start() {
     )
     .unwrap();
     drop(c);
+    // The next writer settles it (a read-only `list` does not).
+    assert!(grants_cli(&env, &add_args("zed", &["--duration", "60"])).status.success());
     let list = |env: &TempConfig| -> Vec<Value> {
         let out = grants_cli(env, &["list"]);
         String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -338,4 +340,79 @@ fn issue_12_every_secret_file_must_be_private() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("directory.bind_password_file") && err.contains("chmod 600"), "{err}");
+}
+
+/// Issue 12, defect 7: a deleted grants database was silently re-created from the demo
+/// seed, undoing a revocation. A store with recorded history is never made anew
+/// silently; `grants init` does it deliberately, recorded and without the seed.
+#[test]
+fn issue_12_a_lost_grants_store_is_not_recreated_from_the_seed() {
+    let env = sqlite_config();
+    let text = std::fs::read_to_string(&env.path).unwrap();
+    let seed = crate::common::root().join("policies/demo/grants.toml").display().to_string();
+    let text = text.replace("[grants]\n", &format!("[grants]\nseed = {seed:?}\nmax_seconds = 157680000\n"));
+    std::fs::write(&env.path, text).unwrap();
+    assert!(
+        grants_cli(&env, &add_args("carol", &["--duration", "60"])).status.success(),
+        "creates and seeds"
+    );
+    let ids: Vec<i64> = String::from_utf8(grants_cli(&env, &["list"]).stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.len() >= 2, "the seed and carol's grant: {ids:?}");
+    assert!(grants_cli(&env, &["revoke", &ids[0].to_string()]).status.success());
+    for f in ["g.db", "g.db-wal", "g.db-shm"] {
+        let _ = std::fs::remove_file(env.dir.path().join(f));
+    }
+    let out = grants_cli(&env, &add_args("dave", &["--duration", "60"]));
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist, but the audit log") && err.contains("grants init"), "{err}");
+    let mint = sesame()
+        .arg("--config")
+        .arg(&env.path)
+        .args(["mint", "--user", "alice", "--instance", "i-0fedcba9876543210", "--region", "us-east-1"])
+        .output()
+        .unwrap();
+    assert_eq!(mint.status.code(), Some(3), "no mint on a store that lost its history");
+    assert!(mint.stdout.is_empty());
+    let init = grants_cli(&env, &["init", "--reason", "backup lost, INC-3"]);
+    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    let list = String::from_utf8(grants_cli(&env, &["list"]).stdout).unwrap();
+    assert!(list.trim().is_empty(), "an empty store, not the seed again: {list}");
+    let recs = audit_json(&env.dir.path().join("audit"));
+    assert!(recs.iter().any(|r| r["outcome"] == "grant_store_created"
+        && r["message"].as_str().unwrap().contains("backup lost, INC-3")));
+}
+
+/// Issue 12, defect 14: `grants list` beside a running server waited 10 s for the
+/// audit writer's lock and failed; `audit search` failed on a torn last record.
+#[test]
+fn issue_12_read_only_commands_run_beside_a_server_and_skip_a_torn_tail() {
+    let s = start();
+    let started = std::time::Instant::now();
+    let out = sesame().arg("--config").arg(s.config_path()).args(["grants", "list"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "no wait for the writer's lock");
+    assert!(!out.stdout.is_empty(), "the seeded grants are listed");
+    let m = s
+        .client()
+        .post(format!("{}/v1/assertions", s.url))
+        .json(&mint_body("alice", "i-0fedcba9876543210"))
+        .send();
+    assert_eq!(m.unwrap().status(), 200);
+    let live = sesame::audit::files::log_files(&s.audit_dir(), "local").unwrap().pop().unwrap();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&live).unwrap();
+    std::io::Write::write_all(&mut f, br#"{"v":2,"seq":99,"prev":"ab"#).unwrap();
+    let out = sesame()
+        .arg("--config")
+        .arg(s.config_path())
+        .args(["audit", "search", "--user", "alice"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped a partial last record"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("alice"));
 }

@@ -111,6 +111,19 @@ impl SqliteGrants {
         Ok((Self { conn: Mutex::new(conn) }, created))
     }
 
+    /// Opens an existing database for reading only: no schema change, no lock on the
+    /// audit log, nothing settled (`sesame grants list` beside a running server).
+    pub fn open_read_only(path: &Path) -> Result<Self, LookupError> {
+        if !path.exists() {
+            return Err(store(format!("{}: the grants store does not exist", path.display())));
+        }
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| store(format!("{}: {e}", path.display())))?;
+        conn.busy_timeout(std::time::Duration::from_secs(2)).map_err(store)?;
+        Ok(Self { conn: Mutex::new(conn) })
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, LookupError>) -> Result<T, LookupError> {
         let mut c = self.conn.lock().map_err(|_| store("grants store lock poisoned"))?;
         f(&mut c)

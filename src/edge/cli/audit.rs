@@ -116,6 +116,17 @@ fn time(flag: &'static str, v: Option<String>) -> Result<Option<chrono::DateTime
     v.map(|s| crate::core::text::instant(flag, &s).map_err(|e| Failure::new(2, e))).transpose()
 }
 
+/// A partial last record is skipped, not fatal: a writer was cut off mid-write.
+fn note_torn(found: &crate::audit::search::Found) {
+    for (file, bytes) in &found.torn {
+        eprintln!(
+            "note: skipped a partial last record ({bytes} bytes) in {}: a writer stopped mid-write; the next \
+             start sets it aside",
+            file.display()
+        );
+    }
+}
+
 /// Every certificate that may have signed a checkpoint, by key id, plus `extra`.
 fn certs(cfg: &Config, extra: &[PathBuf]) -> Result<HashMap<String, PKey<Public>>, Failure> {
     let mut certs: HashMap<String, PKey<Public>> = HashMap::new();
@@ -241,7 +252,9 @@ pub fn run(config: Option<&Path>, cmd: AuditCommand) -> Result<(), Failure> {
                 since: time("--since", a.since)?,
                 until: time("--until", a.until)?,
             };
-            let hits = search(&files(&cfg, a.files)?, &filter).map_err(|e| Failure::new(3, e))?;
+            let found = search(&files(&cfg, a.files)?, &filter).map_err(|e| Failure::new(3, e))?;
+            note_torn(&found);
+            let hits = found.hits;
             match a.format {
                 Output::Json => hits.iter().for_each(|h| println!("{}", h.raw)),
                 Output::Table => {
@@ -309,7 +322,9 @@ fn show(cfg: &Config, path: &Path) -> Result<(), Failure> {
     for c in &candidates {
         digest = hex(&openssl::sha::sha256(c));
         let filter = Filter { response_sha256: Some(digest.clone()), ..Filter::default() };
-        hits = search(&files(cfg, Vec::new())?, &filter).map_err(|e| Failure::new(3, e))?;
+        let found = search(&files(cfg, Vec::new())?, &filter).map_err(|e| Failure::new(3, e))?;
+        note_torn(&found);
+        hits = found.hits;
         if !hits.is_empty() {
             break;
         }

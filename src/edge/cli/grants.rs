@@ -1,5 +1,6 @@
-//! `sesame grants add|list|revoke|import`: the approval system's operations on the
-//! embedded grants store, each audited like its API twin.
+//! `sesame grants add|list|revoke|import|init`: the approval system's operations on
+//! the embedded grants store, each audited like its API twin. `list` only reads: it
+//! takes no lock and runs beside a server.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +25,16 @@ pub enum GrantsCommand {
     Revoke(RevokeArgs),
     /// Import grants from a TOML file ([[grant]] user, group, start, end, ticket, approver).
     Import(ImportArgs),
+    /// Create an empty grants store where none exists, deliberately (recorded; no seed).
+    /// Only for a store that is lost for good: sesame refuses to make one silently.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Why a new store is made (1-512 characters); kept in the audit record.
+    #[arg(long)]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]
@@ -92,9 +103,34 @@ fn caller() -> String {
 
 pub fn run(config: Option<&Path>, cmd: GrantsCommand) -> Result<(), Failure> {
     let cfg = load_config(config)?;
-    let (store, audit) = open(&cfg)?;
     let now = clock::now();
     let who = caller();
+    // Reading needs neither the audit log nor its lock: it works beside a running server.
+    if let GrantsCommand::List(a) = &cmd {
+        let store = wiring::open_grants_read_only(&cfg).map_err(|e| Failure::new(3, e))?;
+        let user = a
+            .user
+            .as_deref()
+            .map(|u| UserName::parse("--user", u))
+            .transpose()
+            .map_err(|e| Failure::new(2, e))?;
+        for g in store.list(user.as_ref()).map_err(|e| Failure::new(3, e))? {
+            println!("{}", render::grant_json(&g, now));
+        }
+        return Ok(());
+    }
+    if let GrantsCommand::Init(a) = &cmd {
+        let reason = a.reason.trim();
+        if reason.is_empty() || reason.chars().count() > 512 || reason.chars().any(char::is_control) {
+            return Err(Failure::new(2, "--reason: must be 1-512 characters with no control characters"));
+        }
+        let (material, _) = wiring::load_keys(&cfg, now).map_err(|e| Failure::new(3, e))?;
+        let audit = wiring::open_audit(&cfg, &material, now).map_err(|e| Failure::new(3, e))?;
+        let path = wiring::init_grants(&cfg, &audit, reason, &who, now).map_err(|e| Failure::new(3, e))?;
+        println!("created an empty grants store at {}", path.display());
+        return audit.close().map_err(|e| Failure::new(3, e));
+    }
+    let (store, audit) = open(&cfg)?;
     let actor = Actor { caller: &who, request_id: None, now, allow_past: false };
     match cmd {
         GrantsCommand::Add(a) => {
@@ -118,13 +154,7 @@ pub fn run(config: Option<&Path>, cmd: GrantsCommand) -> Result<(), Failure> {
             .map_err(|e| Failure::new(code(&e), format!("{e} [{}]", e.code())))?;
             println!("{}", render::grant_json(&g, now));
         }
-        GrantsCommand::List(a) => {
-            let user =
-                a.user.map(|u| UserName::parse("--user", &u)).transpose().map_err(|e| Failure::new(2, e))?;
-            for g in store.list(user.as_ref()).map_err(|e| Failure::new(3, e))? {
-                println!("{}", render::grant_json(&g, now));
-            }
-        }
+        GrantsCommand::List(_) | GrantsCommand::Init(_) => {}
         GrantsCommand::Revoke(a) => {
             let g = grants::revoke(store.as_ref(), audit.as_ref(), a.id, &actor)
                 .map_err(|e| Failure::new(code(&e), format!("{e} [{}]", e.code())))?;
