@@ -40,6 +40,9 @@ pub struct RawServer {
     pub request_timeout_ms: Option<i64>,
     pub shutdown_timeout_seconds: Option<i64>,
     pub max_body_bytes: Option<i64>,
+    pub body_timeout_ms: Option<i64>,
+    pub keep_alive_seconds: Option<i64>,
+    pub max_connections_per_source: Option<i64>,
     pub workers: Option<i64>,
     #[serde(default)]
     pub client: Vec<RawClient>,

@@ -60,6 +60,12 @@ pub struct Server {
     pub request_timeout: Duration,
     pub shutdown_timeout: Duration,
     pub max_body_bytes: usize,
+    /// The whole body must arrive within this, or the request gets 408 `body_timeout`.
+    pub body_timeout: Duration,
+    /// Idle keep-alive connections close after this (0: no keep-alive).
+    pub keep_alive: Duration,
+    /// Open connections one source address may hold; past it, 429 and the connection closes.
+    pub max_connections_per_source: usize,
     pub workers: usize,
     pub clients: Vec<Client>,
 }
@@ -146,6 +152,24 @@ pub fn server(p: &mut Problems, r: RawServer, base: &Path) -> Server {
             1_048_576,
         ))
         .unwrap_or(16_384),
+        body_timeout: Duration::from_millis(num(
+            p,
+            "server.body_timeout_ms",
+            r.body_timeout_ms,
+            5000,
+            100,
+            120_000,
+        )),
+        keep_alive: Duration::from_secs(num(p, "server.keep_alive_seconds", r.keep_alive_seconds, 5, 0, 300)),
+        max_connections_per_source: usize::try_from(num(
+            p,
+            "server.max_connections_per_source",
+            r.max_connections_per_source,
+            64,
+            1,
+            100_000,
+        ))
+        .unwrap_or(64),
         workers: usize::try_from(num(p, "server.workers", r.workers, 0, 0, 256)).unwrap_or(0),
         clients,
     }

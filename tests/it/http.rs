@@ -72,7 +72,7 @@ fn every_failure_is_a_json_error_with_a_stable_code() {
         ("{\"user\": \"alice\"".into(), 400, "bad_input"),
         (r#"{"user":"alice","instance_id":"i-0123456789abcdef0","region":"us-east-1","extra":1}"#.into(), 400, "bad_input"),
         (r#"{"user":"alice","instance_id":"i-0123456789abcdef0","region":"us-east-1","account_id":"999999999999"}"#.into(), 400, "bad_input"),
-        (format!(r#"{{"user":"{}","instance_id":"i-0123456789abcdef0","region":"us-east-1"}}"#, "a".repeat(20_000)), 400, "bad_input"),
+        (format!(r#"{{"user":"{}","instance_id":"i-0123456789abcdef0","region":"us-east-1"}}"#, "a".repeat(20_000)), 413, "body_too_large"),
         (mint_body("mallory", WEB).to_string(), 404, "unknown_user"),
         (mint_body("bob", WEB).to_string(), 409, "no_entitlement"),
         (mint_body("alice", "i-0fedcba9876543210").to_string(), 200, ""),

@@ -24,6 +24,7 @@ mod metadata; // IdP metadata shape and schema validity
 mod openapi; // docs/openapi.json against real responses
 mod regression; // one test per defect found, named after its issue
 mod regression_audit; // the same, for the audit log
+mod regression_http; // the same, for the HTTP edge
 mod rotation; // key rotation without downtime, expiry warnings
 mod samael; // samael's SAML model reads what sesame decided, in responses and metadata
 mod saml_golden; // byte-stable signed responses

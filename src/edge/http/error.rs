@@ -19,6 +19,24 @@ pub enum ApiError {
     /// The request itself is malformed: the message names the field and the rule.
     #[error("{0}")]
     BadInput(String),
+    /// One field of the body is wrong (a type error, say); the body names it.
+    #[error("{field}: {message}")]
+    BadField { field: String, message: String },
+    /// The body is not `application/json`.
+    #[error("the body must be application/json")]
+    UnsupportedMediaType,
+    /// The body is larger than `server.max_body_bytes`.
+    #[error("the body is larger than {0} bytes (server.max_body_bytes)")]
+    BodyTooLarge(usize),
+    /// The body did not arrive whole in time.
+    #[error("the body did not arrive within {} ms (server.body_timeout_ms)", .0.as_millis())]
+    BodyTimeout(std::time::Duration),
+    /// The route exists, not for this method.
+    #[error("this route does not take {0}")]
+    MethodNotAllowed(String),
+    /// The source holds too many connections already.
+    #[error("this source holds more than {0} connections (server.max_connections_per_source)")]
+    TooManyConnections(usize),
     /// No verified client certificate.
     #[error("{0}")]
     Unauthenticated(String),
@@ -50,7 +68,12 @@ impl ApiError {
             LookupError::AmbiguousUser { .. } => StatusCode::CONFLICT,
         };
         match self {
-            ApiError::BadInput(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadInput(_) | ApiError::BadField { .. } => StatusCode::BAD_REQUEST,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -84,7 +107,12 @@ impl ApiError {
     /// The stable machine code (the API's contract, also in audit records).
     pub fn code(&self) -> &'static str {
         match self {
-            ApiError::BadInput(_) => "bad_input",
+            ApiError::BadInput(_) | ApiError::BadField { .. } => "bad_input",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::BodyTooLarge(_) => "body_too_large",
+            ApiError::BodyTimeout(_) => "body_timeout",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::TooManyConnections(_) => "too_many_connections",
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not_found",
@@ -96,6 +124,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The input field a refusal is about, when there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::BadField { field, .. } => Some(field),
+            ApiError::Mint(MintError::Input(e)) => Some(e.field),
+            ApiError::Grant(GrantError::Invalid { field, .. }) => Some(field),
+            _ => None,
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.status()
@@ -103,9 +143,16 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut body = json!({"error": {"code": self.code(), "message": self.to_string()}});
+        if let Some(field) = self.field() {
+            body["error"]["field"] = json!(field);
+        }
         if let ApiError::Mint(MintError::Refused(d)) = self {
             body["decision"] = decision_json(d);
         }
-        HttpResponse::build(self.status()).json(body)
+        let mut r = HttpResponse::build(self.status());
+        if matches!(self, ApiError::TooManyConnections(_) | ApiError::BodyTimeout(_)) {
+            r.insert_header((actix_web::http::header::CONNECTION, "close"));
+        }
+        r.json(body)
     }
 }

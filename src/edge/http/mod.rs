@@ -4,7 +4,8 @@
 //! - `state.rs` — what handlers share, request IDs;
 //! - `tls.rs` — TLS 1.2/1.3, client-certificate verification, SIGHUP reload;
 //! - `auth.rs` — certificate identities → roles; turned-away callers are audited;
-//! - `routes.rs` — thin handlers; `error.rs` — the one error → HTTP mapping;
+//! - `routes.rs` — thin handlers; `body.rs` — bounded JSON bodies, connections per
+//!   source; `error.rs` — the one error → HTTP mapping;
 //! - `metrics.rs` — Prometheus text format.
 //!
 //! Every request gets a request ID (`X-Request-Id`, generated when absent) that is
@@ -13,6 +14,7 @@
 //! handler.
 
 pub mod auth;
+pub mod body;
 pub mod error;
 pub mod metrics;
 pub mod routes;

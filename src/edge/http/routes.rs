@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::require;
+use super::body::{self, BodyLimits};
 use super::error::ApiError;
 use super::metrics::{Outcome, Snapshot};
 use super::state::{request_id, State};
@@ -33,6 +34,10 @@ pub struct MintBody {
     pub correlation_id: Option<String>,
 }
 
+fn limits(state: &State) -> BodyLimits {
+    BodyLimits { max_bytes: state.config.server.max_body_bytes, timeout: state.config.server.body_timeout }
+}
+
 fn wants_html(req: &HttpRequest) -> bool {
     req.headers()
         .get(header::ACCEPT)
@@ -51,10 +56,10 @@ async fn blocking<T: Send + 'static>(
 pub async fn mint(
     state: web::Data<State>,
     req: HttpRequest,
-    body: web::Json<MintBody>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let caller = require(&state, &req, &[Role::Minter])?;
-    let body = body.into_inner();
+    let body: MintBody = body::json(&req, payload, limits(&state)).await?;
     if let Some(acct) = &body.account_id {
         let ok = acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit());
         if !ok {
@@ -181,12 +186,12 @@ fn store(state: &State) -> Result<std::sync::Arc<dyn GrantStore>, ApiError> {
 pub async fn add_grant(
     state: web::Data<State>,
     req: HttpRequest,
-    body: web::Json<GrantRequest>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let caller = require(&state, &req, &[Role::Approver])?;
+    let body: GrantRequest = body::json(&req, payload, limits(&state)).await?;
     let st = state.clone();
     let rid = request_id(&req);
-    let body = body.into_inner();
     let g = blocking(move || {
         let now = clock::now();
         let actor = Actor { caller: &caller.name, request_id: rid.as_deref(), now, allow_past: false };

@@ -11,6 +11,7 @@ use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpMessage, HttpResponse, HttpServer, ResponseError};
 
 use super::auth::{self, PeerCert};
+use super::body::{Connections, Slot};
 use super::error::ApiError;
 use super::state::{RequestId, State};
 use super::{metrics, routes, tls};
@@ -42,7 +43,11 @@ async fn edge(
     let method = req.method().to_string();
     let state = req.app_data::<web::Data<State>>().cloned();
     let anonymous = req.conn_data::<PeerCert>().is_none() && state.as_ref().is_some_and(|s| !s.insecure_dev);
-    let mut res = if anonymous {
+    let limit = state.as_ref().map_or(usize::MAX, |s| s.config.server.max_connections_per_source);
+    let crowded = req.conn_data::<Arc<Slot>>().is_some_and(|slot| slot.crowded(limit));
+    let mut res = if crowded {
+        req.into_response(ApiError::TooManyConnections(limit).error_response()).map_into_right_body()
+    } else if anonymous {
         let (http, _) = req.parts();
         let err = match &state {
             Some(s) => match auth::caller(s, http) {
@@ -75,13 +80,33 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound)
 }
 
-fn on_connect(conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
+/// A route with its methods; another method gets 405 with `Allow`, as JSON.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move {
+        let mut r = ApiError::MethodNotAllowed(allow.to_owned()).error_response();
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(allow) {
+            r.headers_mut().insert(actix_web::http::header::ALLOW, v);
+        }
+        Ok::<_, actix_web::Error>(r)
+    }))
+}
+
+/// Per connection: the client certificate's identities (parsed once), and a slot in
+/// the count of its source's open connections.
+fn on_connect(conns: &Arc<Connections>, conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
     use actix_tls::accept::rustls_0_23::TlsStream;
-    if let Some(tls) = conn.downcast_ref::<TlsStream<actix_web::rt::net::TcpStream>>() {
-        let (_, session) = tls.get_ref();
+    use actix_web::rt::net::TcpStream;
+    let tcp = if let Some(tls) = conn.downcast_ref::<TlsStream<TcpStream>>() {
+        let (tcp, session) = tls.get_ref();
         if let Some(cert) = session.peer_certificates().and_then(|c| c.first()) {
             ext.insert(PeerCert::from_der(cert.as_ref()));
         }
+        Some(tcp)
+    } else {
+        conn.downcast_ref::<TcpStream>()
+    };
+    if let Some(addr) = tcp.and_then(|t| t.peer_addr().ok()) {
+        ext.insert(Arc::new(conns.open(addr.ip())));
     }
 }
 
@@ -93,29 +118,33 @@ pub fn build(
     tls: Option<&Arc<tls::Reloadable>>,
     cfg: &Server,
 ) -> std::io::Result<actix_web::dev::Server> {
-    let limit = cfg.max_body_bytes;
     let bad = |m: String| -> actix_web::Error { ApiError::BadInput(m).into() };
     let app = move || {
-        let json = web::JsonConfig::default().limit(limit).error_handler(move |e, _| bad(e.to_string()));
         let query = web::QueryConfig::default().error_handler(move |e, _| bad(e.to_string()));
+        let path = web::PathConfig::default().error_handler(move |e, _| bad(e.to_string()));
         App::new()
             .app_data(data.clone())
-            .app_data(json)
             .app_data(query)
+            .app_data(path)
             .wrap(from_fn(edge))
-            .route("/v1/assertions", web::post().to(routes::mint))
-            .route("/v1/grants", web::post().to(routes::add_grant))
-            .route("/v1/grants", web::get().to(routes::list_grants))
-            .route("/v1/grants/{id}", web::delete().to(routes::revoke_grant))
-            .route("/metadata", web::get().to(routes::metadata))
-            .route("/healthz", web::get().to(routes::healthz))
-            .route("/readyz", web::get().to(routes::readyz))
-            .route("/metrics", web::get().to(routes::metrics))
+            .service(resource("/v1/assertions", "POST").route(web::post().to(routes::mint)))
+            .service(
+                resource("/v1/grants", "GET, POST")
+                    .route(web::post().to(routes::add_grant))
+                    .route(web::get().to(routes::list_grants)),
+            )
+            .service(resource("/v1/grants/{id}", "DELETE").route(web::delete().to(routes::revoke_grant)))
+            .service(resource("/metadata", "GET").route(web::get().to(routes::metadata)))
+            .service(resource("/healthz", "GET").route(web::get().to(routes::healthz)))
+            .service(resource("/readyz", "GET").route(web::get().to(routes::readyz)))
+            .service(resource("/metrics", "GET").route(web::get().to(routes::metrics)))
             .default_service(web::to(not_found))
     };
+    let conns = Arc::new(Connections::default());
     let mut server = HttpServer::new(app)
-        .on_connect(on_connect)
+        .on_connect(move |c, ext| on_connect(&conns, c, ext))
         .client_request_timeout(cfg.request_timeout)
+        .keep_alive(cfg.keep_alive)
         .shutdown_timeout(cfg.shutdown_timeout.as_secs());
     if cfg.workers > 0 {
         server = server.workers(cfg.workers);

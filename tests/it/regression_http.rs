@@ -1,0 +1,108 @@
+//! Regression tests for the HTTP edge, named after the issue that found the defect;
+//! each failed on the code before its fix.
+
+use serde_json::Value;
+
+use crate::common::temp_config;
+
+/// A plain-HTTP development server on loopback with `server` settings added.
+fn dev_server(server: &str) -> crate::server::Server {
+    let env = temp_config("", &[]);
+    let tls_dir = env.dir.path().join("tls");
+    let mut text = std::fs::read_to_string(&env.path).unwrap();
+    text.push_str(&format!("\n[server]\nlisten = \"127.0.0.1:0\"\n{server}\n"));
+    std::fs::write(&env.path, text).unwrap();
+    crate::server::spawn(env, tls_dir, &["--insecure-dev-http"])
+}
+
+/// Sends raw bytes and reads the whole answer (until the server closes or `secs` pass).
+fn raw(addr: &str, bytes: &[u8], secs: u64) -> (String, std::time::Duration) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(secs))).unwrap();
+    let t = std::time::Instant::now();
+    s.write_all(bytes).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    (String::from_utf8_lossy(&out).into_owned(), t.elapsed())
+}
+
+fn json_body(response: &str) -> Value {
+    serde_json::from_str(response.split("\r\n\r\n").nth(1).unwrap_or_default()).unwrap_or(Value::Null)
+}
+
+/// Issue 12, defects 8 and 11: a stalled request body was never timed out; JSON type
+/// errors did not name the field; a wrong method, media type or size got no JSON.
+/// Connections per source are limited and idle keep-alive connections close.
+#[test]
+fn issue_12_bodies_connections_and_every_refusal_are_bounded_and_json() {
+    let s = dev_server("body_timeout_ms = 500\nkeep_alive_seconds = 1\nmax_connections_per_source = 3\nmax_body_bytes = 1024");
+    let addr = s.url.trim_start_matches("http://").to_owned();
+    let head = |len: usize| {
+        format!("POST /v1/assertions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n")
+    };
+    let (r, took) = raw(&addr, format!("{}{{\"user\":", head(500)).as_bytes(), 10);
+    assert!(r.starts_with("HTTP/1.1 408"), "{r}");
+    assert_eq!(json_body(&r)["error"]["code"], "body_timeout");
+    assert!(took < std::time::Duration::from_secs(5), "answered after {took:?}");
+
+    let c = reqwest::blocking::Client::new();
+    let url = format!("{}/v1/assertions", s.url);
+    let typed = c
+        .post(&url)
+        .json(&serde_json::json!({"user": 123, "instance_id": "i-0fedcba9876543210", "region": "us-east-1"}));
+    let v: Value = typed.send().unwrap().json().unwrap();
+    assert_eq!(v["error"]["code"], "bad_input");
+    assert_eq!(v["error"]["field"], "user", "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().starts_with("user: invalid type: integer"), "{v}");
+    let grant = c.post(format!("{}/v1/grants", s.url)).json(&serde_json::json!({"user": "carol", "group": "pam-webserver", "duration_seconds": 1e30, "ticket": "T", "approver": "a"}));
+    let v: Value = grant.send().unwrap().json().unwrap();
+    assert_eq!(v["error"]["field"], "duration_seconds", "{v}");
+    let bad_user = c.post(&url).json(
+        &serde_json::json!({"user": "al ice", "instance_id": "i-0fedcba9876543210", "region": "us-east-1"}),
+    );
+    assert_eq!(bad_user.send().unwrap().json::<Value>().unwrap()["error"]["field"], "user");
+    for (req, status, code) in [
+        (c.put(&url), 405, "method_not_allowed"),
+        (c.post(&url).header("content-type", "text/plain").body("x"), 415, "unsupported_media_type"),
+        (
+            c.post(&url).header("content-type", "application/json").body(vec![b' '; 4096]),
+            413,
+            "body_too_large",
+        ),
+    ] {
+        let r = req.send().unwrap();
+        assert_eq!(r.status(), status);
+        let allow = r.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+        let v: Value = r.json().unwrap();
+        assert_eq!(v["error"]["code"], code, "{v}");
+        if status == 405 {
+            assert_eq!(allow.as_deref(), Some("POST"));
+        }
+    }
+    // Three connections per source; the fourth is refused while they are open.
+    use std::io::{Read, Write};
+    let get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let open: Vec<std::net::TcpStream> = (0..3)
+        .map(|_| {
+            let mut k = std::net::TcpStream::connect(&addr).unwrap();
+            k.write_all(get).unwrap();
+            let mut buf = [0u8; 512];
+            let n = k.read(&mut buf).unwrap();
+            assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+            k
+        })
+        .collect();
+    let (r, _) = raw(&addr, get, 5);
+    assert!(r.starts_with("HTTP/1.1 429"), "{r}");
+    assert_eq!(json_body(&r)["error"]["code"], "too_many_connections");
+    // Idle keep-alive connections close after a second, and the source may connect again.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    for mut k in open {
+        let mut buf = [0u8; 16];
+        k.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        assert_eq!(k.read(&mut buf).unwrap_or(0), 0, "closed by the server");
+    }
+    let (r, _) = raw(&addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5);
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+}
