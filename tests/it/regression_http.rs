@@ -106,3 +106,69 @@ fn issue_12_bodies_connections_and_every_refusal_are_bounded_and_json() {
     let (r, _) = raw(&addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5);
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
 }
+
+/// Holds a lock on an SQLite file from another process for `secs`; returns once held.
+fn hold_lock(db: &std::path::Path, sql: &str, secs: u64) -> std::process::Child {
+    use std::io::BufRead;
+    let script = format!(
+        "import sqlite3,time,sys\nc=sqlite3.connect(sys.argv[1], isolation_level=None)\nc.executescript({sql:?})\nprint('held', flush=True)\ntime.sleep({secs})\n"
+    );
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(db)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "held");
+    child
+}
+
+/// Issue 12, defect 6: with another process holding a lock on the SQLite grants file,
+/// one grant write plus four mints took ~5 s and `/healthz` 4.5 s (store calls behind
+/// one mutex with a 5 s busy timeout). Now lookups read on their own connections (and
+/// would wait at most 100 ms for a lock that blocks readers); a write waits at most 1 s
+/// and fails closed; nothing else waits.
+#[test]
+fn issue_12_a_locked_grants_store_costs_only_the_requests_that_need_it() {
+    let s = crate::server::start();
+    let c = s.client();
+    let db = s.env.dir.path().join("grants.db");
+    let mint = || {
+        c.post(format!("{}/v1/assertions", s.url))
+            .json(&crate::server::mint_body("alice", "i-0fedcba9876543210"))
+            .send()
+            .unwrap()
+    };
+    assert_eq!(mint().status(), 200, "the store exists and is seeded");
+    // A writer elsewhere (WAL: readers go on).
+    let mut other = hold_lock(&db, "BEGIN IMMEDIATE;", 4);
+    let t = std::time::Instant::now();
+    let writes = std::thread::scope(|scope| {
+        let w = scope.spawn(|| {
+            c.post(format!("{}/v1/grants", s.url))
+                .json(&serde_json::json!({"user": "carol", "group": "pam-webserver", "duration_seconds": 60, "ticket": "T", "approver": "a"}))
+                .send()
+                .unwrap()
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        for _ in 0..4 {
+            let m = mint();
+            assert_eq!(m.status(), 200);
+            assert!(
+                t.elapsed() < std::time::Duration::from_millis(900),
+                "mints do not wait behind the write"
+            );
+        }
+        let h = c.get(format!("{}/healthz", s.url)).send().unwrap();
+        assert_eq!(h.status(), 200);
+        w.join().unwrap()
+    });
+    assert_eq!(writes.status(), 503);
+    assert_eq!(writes.json::<Value>().unwrap()["error"]["code"], "grants_unavailable");
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(mint().status(), 200, "recovers by itself");
+}

@@ -2,6 +2,10 @@
 //! source of approved windows. Revoked and expired grants stay in the table for audit;
 //! revocation takes effect for the next request (every lookup reads the table).
 //!
+//! Lookups use a pool of read connections with a short busy timeout ([`READ_BUSY`]);
+//! changes use one write connection ([`WRITE_BUSY`]), so a lock held by another
+//! process costs only the requests that need it.
+//!
 //! Record before effect ([`GrantStore`]): a new grant is inserted with `pending = 1`,
 //! which no lookup sees, and becomes effective (`pending = 0`) only after its audit
 //! record is durable; a revocation first notes who asked (`revoked_by`, still
@@ -16,8 +20,23 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use crate::adapters::{GrantError, GrantStore, Grants, LookupError, NewGrant, Record, StoredGrant};
 use crate::core::{Grant, GroupName, Interval, UserName};
 
+/// How long a write waits for another process's lock before the change fails (503
+/// `grants_unavailable`); it runs on the blocking pool, so only its request waits.
+pub const WRITE_BUSY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a lookup waits: mints read on the async workers, so a locked store costs
+/// each of them at most this, and then fails closed.
+pub const READ_BUSY: std::time::Duration = std::time::Duration::from_millis(100);
+/// Idle read connections kept open.
+const READERS: usize = 8;
+
 pub struct SqliteGrants {
+    path: std::path::PathBuf,
+    /// Grant changes, one at a time.
     conn: Mutex<Connection>,
+    /// Lookups, each on its own connection: WAL lets them read while a write (ours or
+    /// another process's) holds the write lock, and none waits behind `conn`'s mutex.
+    readers: Mutex<Vec<Connection>>,
+    flags: rusqlite::OpenFlags,
 }
 
 fn store(e: impl std::fmt::Display) -> LookupError {
@@ -97,7 +116,7 @@ impl SqliteGrants {
         let conn = Connection::open(path).map_err(|e| store(format!("{}: {e}", path.display())))?;
         conn.pragma_update(None, "journal_mode", "WAL").map_err(store)?;
         conn.pragma_update(None, "synchronous", "FULL").map_err(store)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(store)?;
+        conn.busy_timeout(WRITE_BUSY).map_err(store)?;
         conn.execute_batch(SCHEMA).map_err(|e| store(format!("{}: {e}", path.display())))?;
         let has_pending: bool = conn
             .query_row("SELECT count(*) FROM pragma_table_info('grants') WHERE name = 'pending'", [], |r| {
@@ -108,7 +127,11 @@ impl SqliteGrants {
         if !has_pending {
             conn.execute_batch(ADD_PENDING).map_err(|e| store(format!("{}: {e}", path.display())))?;
         }
-        Ok((Self { conn: Mutex::new(conn) }, created))
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Ok((
+            Self { path: path.to_path_buf(), conn: Mutex::new(conn), readers: Mutex::default(), flags },
+            created,
+        ))
     }
 
     /// Opens an existing database for reading only: no schema change, no lock on the
@@ -120,8 +143,29 @@ impl SqliteGrants {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| store(format!("{}: {e}", path.display())))?;
-        conn.busy_timeout(std::time::Duration::from_secs(2)).map_err(store)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        conn.busy_timeout(READ_BUSY).map_err(store)?;
+        Ok(Self { path: path.to_path_buf(), conn: Mutex::new(conn), readers: Mutex::default(), flags })
+    }
+
+    /// Runs a lookup on a read connection from the pool (opened when none is idle).
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, LookupError>) -> Result<T, LookupError> {
+        let idle = self.readers.lock().ok().and_then(|mut v| v.pop());
+        let c = match idle {
+            Some(c) => c,
+            None => {
+                let c = Connection::open_with_flags(&self.path, self.flags)
+                    .map_err(|e| store(format!("{}: {e}", self.path.display())))?;
+                c.busy_timeout(READ_BUSY).map_err(store)?;
+                c
+            }
+        };
+        let r = f(&c);
+        if let Ok(mut v) = self.readers.lock() {
+            if v.len() < READERS {
+                v.push(c);
+            }
+        }
+        r
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, LookupError>) -> Result<T, LookupError> {
@@ -137,20 +181,21 @@ impl SqliteGrants {
 }
 
 impl Grants for SqliteGrants {
-    /// A local file in WAL mode: reads do not wait for other readers or for writers'
-    /// transactions; at worst for this process's own grant write (milliseconds).
+    /// A local file in WAL mode, read on pooled connections: a lookup does not wait for
+    /// writers, ours or another process's, and waits at most [`READ_BUSY`] for a lock
+    /// that blocks readers.
     fn local(&self) -> bool {
         true
     }
 
     fn ready(&self) -> Result<(), LookupError> {
-        self.with(|c| {
+        self.read(|c| {
             c.query_row("SELECT count(*) FROM grants", [], |r| r.get::<_, i64>(0)).map(drop).map_err(store)
         })
     }
 
     fn grants(&self, user: &UserName, _now: DateTime<Utc>) -> Result<Vec<Grant>, LookupError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st = c
                 .prepare_cached(
                     "SELECT grp, start_s, end_s, ticket FROM grants WHERE user = ?1 AND revoked_s IS NULL AND pending = 0",
@@ -205,7 +250,7 @@ impl SqliteGrants {
     }
 
     fn pending(&self, sql: &str) -> Result<Vec<StoredGrant>, LookupError> {
-        self.with(|c| {
+        self.read(|c| {
             let mut st =
                 c.prepare(&format!("SELECT {COLUMNS} FROM grants WHERE {sql} ORDER BY id")).map_err(store)?;
             let rows = st.query_map([], row).map_err(store)?;
@@ -271,7 +316,7 @@ impl GrantStore for SqliteGrants {
     }
 
     fn list(&self, user: Option<&UserName>) -> Result<Vec<StoredGrant>, LookupError> {
-        self.with(|c| {
+        self.read(|c| {
             let sql = format!(
                 "SELECT {COLUMNS} FROM grants WHERE (?1 IS NULL OR user = ?1) AND pending = 0 ORDER BY id"
             );
