@@ -106,6 +106,13 @@ pub struct Entry {
     /// Groups that matched a mapping rule but yielded values AWS would reject.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// Access records: the source address the denials came from (`tls-handshake` for
+    /// certificates the handshake rejected, `other` when too many sources were denied).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// Access records: how many requests this record stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
     /// Checkpoints: base64 RSA-SHA256 signature over the checkpoint message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,

@@ -101,7 +101,10 @@ fn a_request_without_a_certificate_never_reaches_a_handler_and_is_audited() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(r.json::<Value>().unwrap()["error"]["code"], "unauthenticated");
-    let recs = audit_records(&s);
+    // Denials are counted and written per interval; a graceful stop writes the last.
+    let dir = s.audit_dir();
+    assert!(s.stop().success());
+    let recs = crate::common::audit_json(&dir);
     assert!(recs.iter().any(|r| r["kind"] == "access" && r["code"] == "unauthenticated"));
     assert!(!recs.iter().any(|r| r["kind"] == "decision"), "no mint happened");
 }
@@ -120,7 +123,9 @@ fn a_certificate_from_another_ca_fails_the_handshake_and_is_audited() {
     .unwrap();
     let c = client(&s.tls.ca_cert, &set.client_cert, &set.client_key);
     assert!(c.get(format!("{}/healthz", s.url)).send().is_err(), "the handshake must fail");
-    let recs = audit_records(&s);
+    let dir = s.audit_dir();
+    assert!(s.stop().success());
+    let recs = crate::common::audit_json(&dir);
     let denied = recs.iter().find(|r| r["code"] == "client_certificate_rejected").expect("audited");
     assert_eq!(denied["caller"], "cn:demo-access-manager");
 }
@@ -139,8 +144,15 @@ fn a_certificate_without_the_role_gets_403_and_is_audited() {
         StatusCode::OK,
         "no role needed"
     );
-    let recs = audit_records(&s);
-    assert_eq!(recs.iter().filter(|r| r["kind"] == "access" && r["code"] == "forbidden").count(), 2);
+    let dir = s.audit_dir();
+    assert!(s.stop().success());
+    let recs = crate::common::audit_json(&dir);
+    let forbidden: u64 = recs
+        .iter()
+        .filter(|r| r["kind"] == "access" && r["code"] == "forbidden")
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(forbidden, 2, "both refusals are counted");
 }
 
 #[test]

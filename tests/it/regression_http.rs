@@ -172,3 +172,42 @@ fn issue_12_a_locked_grants_store_costs_only_the_requests_that_need_it() {
     let _ = other.wait();
     assert_eq!(mint().status(), 200, "recovers by itself");
 }
+
+/// Issue 12, defect 12: every request without a client certificate, failed handshake
+/// and wrong-role request wrote its own record with its own `fdatasync` — four clients
+/// wrote ~550 KiB/s. Now denials are counted per source and reason and written once per
+/// interval, and a source past the limit is answered 429 at once.
+#[test]
+fn issue_12_a_flood_of_refused_callers_is_counted_not_written_one_by_one() {
+    let s = crate::server::start();
+    let anon = crate::server::anonymous(&s.tls.ca_cert);
+    let ok = s.client();
+    let (mut unauthenticated, mut limited) = (0u64, 0u64);
+    for i in 0..300 {
+        let r = anon.get(format!("{}/healthz", s.url)).send().unwrap();
+        match r.status().as_u16() {
+            401 => unauthenticated += 1,
+            429 => {
+                assert_eq!(r.json::<Value>().unwrap()["error"]["code"], "rate_limited");
+                limited += 1;
+            }
+            other => panic!("request {i}: {other}"),
+        }
+        if i % 50 == 0 {
+            let m = ok
+                .post(format!("{}/v1/assertions", s.url))
+                .json(&crate::server::mint_body("alice", "i-0fedcba9876543210"));
+            assert_eq!(m.send().unwrap().status(), 200, "authenticated callers are served during the flood");
+        }
+    }
+    assert_eq!(unauthenticated, sesame::edge::http::denials::PER_SOURCE);
+    assert_eq!(limited, 300 - unauthenticated);
+    let dir = s.audit_dir();
+    assert!(s.stop().success());
+    let recs = crate::common::audit_json(&dir);
+    let access: Vec<&Value> = recs.iter().filter(|r| r["kind"] == "access").collect();
+    assert!(access.len() <= 2, "one record per source and reason and interval: {}", access.len());
+    let counted: u64 = access.iter().map(|r| r["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 300, "every refusal is counted");
+    assert!(access.iter().all(|r| r["source"] == "127.0.0.1"));
+}

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::common::{load_config, Failure};
 use crate::audit::AuditLog;
+use crate::edge::http::denials::{Denials, FLUSH};
 use crate::edge::http::metrics::Metrics;
 use crate::edge::http::state::State;
 use crate::edge::http::{server, tls};
@@ -71,6 +72,7 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
         Arc::new(wiring::open_audit(&cfg, &material, now).map_err(|e| Failure::new(3, e))?);
     let minter = wiring::minter(&cfg, &material, audit.clone()).map_err(|e| Failure::new(3, e))?;
     let metadata = trust::metadata(&cfg, &material, now).map_err(|e| Failure::new(3, e))?;
+    let denials = Arc::new(Denials::default());
     let tls = if a.insecure_dev_http {
         None
     } else {
@@ -84,7 +86,7 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
             key: need(&cfg.server.tls_key, "tls_key")?,
             client_ca: need(&cfg.server.client_ca, "client_ca")?,
         };
-        Some(tls::Reloadable::new(files, audit.clone(), clock::now).map_err(fail(3))?)
+        Some(tls::Reloadable::new(files, denials.clone(), clock::now).map_err(fail(3))?)
     };
     let listener = TcpListener::bind(cfg.server.listen)
         .map_err(|e| Failure::new(3, format!("{}: {e}", cfg.server.listen)))?;
@@ -100,11 +102,19 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
         config: cfg,
         role_account,
         insecure_dev: a.insecure_dev_http,
+        denials: denials.clone(),
     };
     let system = actix_web::rt::System::new();
     let state = actix_web::web::Data::new(state);
+    let (flusher, flush_log) = (denials.clone(), audit.clone());
     let result = system.block_on(async move {
         let server = server::build(state.clone(), listener, tls.as_ref(), &server_cfg)?;
+        actix_web::rt::spawn(async move {
+            loop {
+                actix_web::rt::time::sleep(FLUSH).await;
+                flusher.flush(flush_log.as_ref()).await;
+            }
+        });
         let tls_for_hup = tls.clone();
         actix_web::rt::spawn(async move {
             let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
@@ -136,7 +146,8 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
         drop(out);
         server.await
     });
-    // The state (and with it the audit writer) is dropped with the server: the log is sealed.
+    // Denials counted since the last interval, then the log is sealed with the state.
+    denials.flush_now(audit.as_ref());
     drop(audit);
     result.map_err(|e| Failure::new(3, format!("server: {e}")))
 }

@@ -5,11 +5,11 @@ use actix_web::HttpRequest;
 use openssl::nid::Nid;
 use openssl::x509::X509;
 
+use super::denials::Denial;
 use super::error::ApiError;
 use super::state::{request_id, State};
-use crate::audit::{Entry, Kind};
 use crate::config::server::Role;
-use crate::core::text::{clip, saml_time};
+use crate::core::text::clip;
 
 /// The identities of a connection's verified client certificate, parsed once when the
 /// connection is set up (`on_connect`), not on every request: OpenSSL's certificate
@@ -53,18 +53,21 @@ pub fn identities(der: &[u8]) -> Vec<String> {
     out
 }
 
-/// Audits a turned-away caller, then returns the refusal.
+/// Counts a turned-away caller for the audit log (`denials.rs`), then returns the
+/// refusal — or 429 once its source was turned away too often this interval.
 fn deny(state: &State, req: &HttpRequest, caller: &str, refusal: ApiError) -> ApiError {
-    let entry = Entry {
-        time: saml_time((state.minter.wall_clock)()),
-        outcome: Some("denied".into()),
-        code: Some(refusal.code().into()),
-        caller: Some(clip(caller, 256)),
+    let source = req.peer_addr().map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    let over = state.denials.note(Denial {
+        source: &source,
+        code: refusal.code(),
+        caller,
         request_id: request_id(req),
-        message: Some(clip(&format!("{} {}: {refusal}", req.method(), req.path()), 512)),
-        ..Entry::default()
-    };
-    let _ = state.audit.append(Kind::Access, entry);
+        message: format!("{} {}: {refusal}", req.method(), clip(req.path(), 128)),
+        time: (state.minter.wall_clock)(),
+    });
+    if over {
+        return ApiError::RateLimited;
+    }
     refusal
 }
 

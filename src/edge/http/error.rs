@@ -34,6 +34,9 @@ pub enum ApiError {
     /// The route exists, not for this method.
     #[error("this route does not take {0}")]
     MethodNotAllowed(String),
+    /// The source was turned away too often in this interval.
+    #[error("too many refused requests from this source; try again later")]
+    RateLimited,
     /// The source holds too many connections already.
     #[error("this source holds more than {0} connections (server.max_connections_per_source)")]
     TooManyConnections(usize),
@@ -73,7 +76,7 @@ impl ApiError {
             ApiError::BodyTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::TooManyConnections(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyConnections(_) | ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -113,6 +116,7 @@ impl ApiError {
             ApiError::BodyTimeout(_) => "body_timeout",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::TooManyConnections(_) => "too_many_connections",
+            ApiError::RateLimited => "rate_limited",
             ApiError::Unauthenticated(_) => "unauthenticated",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound => "not_found",
@@ -150,7 +154,8 @@ impl ResponseError for ApiError {
             body["decision"] = decision_json(d);
         }
         let mut r = HttpResponse::build(self.status());
-        if matches!(self, ApiError::TooManyConnections(_) | ApiError::BodyTimeout(_)) {
+        if matches!(self, ApiError::TooManyConnections(_) | ApiError::BodyTimeout(_) | ApiError::RateLimited)
+        {
             r.insert_header((actix_web::http::header::CONNECTION, "close"));
         }
         r.json(body)

@@ -3,7 +3,8 @@
 //! - `server.rs` — the server on a bound listener, the edge middleware, the routes;
 //! - `state.rs` — what handlers share, request IDs;
 //! - `tls.rs` — TLS 1.2/1.3, client-certificate verification, SIGHUP reload;
-//! - `auth.rs` — certificate identities → roles; turned-away callers are audited;
+//! - `auth.rs` — certificate identities → roles; turned-away callers are counted in
+//!   `denials.rs` and audited per source and interval;
 //! - `routes.rs` — thin handlers; `body.rs` — bounded JSON bodies, connections per
 //!   source; `error.rs` — the one error → HTTP mapping;
 //! - `metrics.rs` — Prometheus text format.
@@ -15,6 +16,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod denials;
 pub mod error;
 pub mod metrics;
 pub mod routes;

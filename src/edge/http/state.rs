@@ -23,6 +23,8 @@ pub struct State {
     pub role_account: String,
     /// Plain HTTP on loopback for development: every caller has every role.
     pub insecure_dev: bool,
+    /// Turned-away callers, counted and audited per source and interval.
+    pub denials: Arc<super::denials::Denials>,
 }
 
 /// The request ID the edge middleware gave a request.

@@ -2,10 +2,11 @@
 //! verified against the configured CA. Certificates, key and CA are reloadable (SIGHUP)
 //! without dropping connections: new handshakes use the new material.
 //!
-//! A presented certificate that does not verify fails the handshake and is audited
-//! (kind `access`). A connection without a certificate is accepted at the TLS layer
-//! and refused by `super::auth` before any handler runs (and audited there), so both
-//! cases leave a record.
+//! A presented certificate that does not verify fails the handshake and is counted for
+//! the audit log (`super::denials`: kind `access`, per interval, no write inside the
+//! handshake). A connection without a certificate is accepted at the TLS layer and
+//! refused by `super::auth` before any handler runs (and counted there), so both cases
+//! leave a record.
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -19,8 +20,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig, SignatureScheme};
 
-use crate::audit::{AuditLog, Entry, Kind};
-use crate::core::text::{clip, saml_time};
+use super::denials::{Denial, Denials};
 
 /// The files TLS is built from.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ pub struct Reloadable {
     files: TlsFiles,
     provider: Arc<CryptoProvider>,
     current: RwLock<Arc<Material>>,
-    audit: Arc<dyn AuditLog>,
+    denials: Arc<Denials>,
     wall_clock: fn() -> chrono::DateTime<chrono::Utc>,
 }
 
@@ -74,12 +74,12 @@ fn load(files: &TlsFiles, provider: &Arc<CryptoProvider>) -> Result<Material, St
 impl Reloadable {
     pub fn new(
         files: TlsFiles,
-        audit: Arc<dyn AuditLog>,
+        denials: Arc<Denials>,
         wall_clock: fn() -> chrono::DateTime<chrono::Utc>,
     ) -> Result<Arc<Self>, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let m = load(&files, &provider)?;
-        Ok(Arc::new(Self { files, provider, current: RwLock::new(Arc::new(m)), audit, wall_clock }))
+        Ok(Arc::new(Self { files, provider, current: RwLock::new(Arc::new(m)), denials, wall_clock }))
     }
 
     /// Re-reads the files; on any error keeps the current material.
@@ -141,15 +141,14 @@ impl ClientCertVerifier for Verifier {
         let r = m.verifier.verify_client_cert(end_entity, intermediates, now);
         if let Err(e) = &r {
             let subject = super::auth::identities(end_entity.as_ref()).join(" ");
-            let entry = Entry {
-                time: saml_time((self.0.wall_clock)()),
-                outcome: Some("denied".into()),
-                code: Some("client_certificate_rejected".into()),
-                caller: Some(clip(&subject, 256)),
-                message: Some(clip(&e.to_string(), 256)),
-                ..Entry::default()
-            };
-            let _ = self.0.audit.append(Kind::Access, entry);
+            self.0.denials.note(Denial {
+                source: "tls-handshake",
+                code: "client_certificate_rejected",
+                caller: &subject,
+                request_id: None,
+                message: e.to_string(),
+                time: (self.0.wall_clock)(),
+            });
         }
         r
     }
