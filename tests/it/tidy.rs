@@ -100,3 +100,28 @@ fn architecture_names_only_paths_that_exist() {
     }
     assert!(checked > 10, "ARCHITECTURE.md should map the flow to files ({checked} paths found)");
 }
+
+/// Every guarding test docs/THREATS.md names exists (as `fn NAME` under tests/ or src/),
+/// and every path it names exists: a threat is never guarded by a test that is gone.
+#[test]
+fn threats_name_only_tests_and_paths_that_exist() {
+    let doc = std::fs::read_to_string(root().join("docs/THREATS.md")).unwrap();
+    let mut code = String::new();
+    for p in rust_files(&root().join("tests")).into_iter().chain(rust_files(&root().join("src"))) {
+        code.push_str(&std::fs::read_to_string(p).unwrap());
+    }
+    let (mut tests, mut paths) = (0, 0);
+    for chunk in doc.split('`').skip(1).step_by(2) {
+        let name = chunk.rsplit("::").next().unwrap_or(chunk);
+        let is_test = name.matches('_').count() >= 2
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if is_test {
+            assert!(code.contains(&format!("fn {name}(")), "docs/THREATS.md names {name}, which is no test");
+            tests += 1;
+        } else if ["src/", "tests/", "fuzz/", "docs/"].iter().any(|p| chunk.starts_with(p)) && !chunk.contains(' ') {
+            assert!(root().join(chunk).exists(), "docs/THREATS.md names {chunk}, which does not exist");
+            paths += 1;
+        }
+    }
+    assert!(tests > 30 && paths > 10, "{tests} tests, {paths} paths found");
+}
