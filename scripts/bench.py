@@ -126,6 +126,7 @@ def main():
     ap.add_argument("--python-peer", required=True, help="python with pysaml2")
     ap.add_argument("--seconds", type=int, default=10, help="per load level")
     ap.add_argument("--soak", type=int, default=0, help="seconds of memory soak (0: none)")
+    ap.add_argument("--flood", action="store_true", help="also: half rate at c=16 during an anonymous flood")
     ap.add_argument("--json", default=os.path.join(ROOT, "target/bench/results.json"))
     a = ap.parse_args()
     cores = os.cpu_count() or 1
@@ -153,6 +154,24 @@ def main():
             h = oha(a.oha, srv, conc, a.seconds, rate=half)
             h["rate"] = half
             r["half"].append(h)
+        if a.flood:
+            print("flood: half rate at c=16 while 4 anonymous clients are turned away ...", file=sys.stderr)
+            audit = os.path.join(srv.dir, "var/audit")
+            before = sum(os.path.getsize(os.path.join(audit, n)) for n in os.listdir(audit))
+            flood = subprocess.Popen(
+                [a.oha, "--no-tui", "--output-format", "json", "-c", "4", "-z", f"{a.seconds}s",
+                 "--cacert", f"{srv.tls}/ca.crt", srv.url.replace("/v1/assertions", "/healthz")],
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            h = oha(a.oha, srv, 16, a.seconds, rate=half)
+            fl = json.loads(flood.communicate(timeout=a.seconds + 60)[0])
+            after = sum(os.path.getsize(os.path.join(audit, n)) for n in os.listdir(audit))
+            quiet = next(x for x in r["half"] if x["concurrency"] == 16)
+            r["flood"] = {
+                "p99_quiet_ms": quiet["p99_ms"], "p99_flood_ms": h["p99_ms"], "rps": h["rps"],
+                "flood_requests": sum(fl.get("statusCodeDistribution", {}).values()),
+                "flood_codes": fl.get("statusCodeDistribution", {}),
+                "audit_bytes": after - before, "minted": h["requests"],
+            }
         if a.soak:
             print(f"6/6 memory soak, {a.soak} s ...", file=sys.stderr)
             load = subprocess.Popen(
@@ -219,6 +238,13 @@ def report(r):
     per_core = p["per_cpu_second"] or p["per_second"]
     print(f"| peer IdP pysaml2, same Assertion, per CPU-second | {per_core:,.1f}/s | sesame in process "
           f"{r['pipeline_1']:,.0f}/s per core | {r['pipeline_1'] / per_core:,.0f}× | ≥ 5× |")
+    if "flood" in r:
+        f = r["flood"]
+        print(f"| half rate, c=16, during a flood of {f['flood_requests']:,} anonymous requests {f['flood_codes']}: p99 "
+              f"| {f['p99_flood_ms']:.2f} ms (quiet {f['p99_quiet_ms']:.2f} ms) | — | "
+              f"{f['p99_flood_ms'] / f['p99_quiet_ms']:.2f}× | ≤ 2× |")
+        print(f"| audit bytes written during the flood | {f['audit_bytes']:,} B for {f['minted']:,} mints "
+              f"({f['audit_bytes'] / max(f['minted'], 1):.0f} B each) | — | — | denials aggregated |")
     if "soak" in r:
         s = r["soak"]["samples_kib"]
         first, last, peak = s[1][1] if len(s) > 1 else s[0][1], s[-1][1], max(x[1] for x in s)
