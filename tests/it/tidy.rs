@@ -118,7 +118,9 @@ fn threats_name_only_tests_and_paths_that_exist() {
         if is_test {
             assert!(code.contains(&format!("fn {name}(")), "docs/THREATS.md names {name}, which is no test");
             tests += 1;
-        } else if ["src/", "tests/", "fuzz/", "docs/"].iter().any(|p| chunk.starts_with(p)) && !chunk.contains(' ') {
+        } else if ["src/", "tests/", "fuzz/", "docs/"].iter().any(|p| chunk.starts_with(p))
+            && !chunk.contains(' ')
+        {
             assert!(root().join(chunk).exists(), "docs/THREATS.md names {chunk}, which does not exist");
             paths += 1;
         }
