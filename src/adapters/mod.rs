@@ -110,8 +110,6 @@ pub struct StoredGrant {
 pub enum GrantError {
     #[error("{field}: {message}")]
     Invalid { field: &'static str, message: String },
-    #[error("the window overlaps grant {0} for the same user and entitlement")]
-    Overlap(i64),
     #[error("no grant with id {0}")]
     NotFound(i64),
     #[error("grant {0} is already revoked")]
@@ -126,7 +124,6 @@ impl GrantError {
     pub fn code(&self) -> &'static str {
         match self {
             GrantError::Invalid { .. } => "bad_input",
-            GrantError::Overlap(_) => "grant_overlaps",
             GrantError::NotFound(_) => "grant_not_found",
             GrantError::AlreadyRevoked(_) => "grant_already_revoked",
             GrantError::ReadOnly => "grants_read_only",

@@ -92,6 +92,7 @@ pub fn mapping(
         }
     };
     let mut ents = Vec::new();
+    let mut max_grants = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, r) in raw.entitlement.into_iter().enumerate() {
         let at = format!("{file}: entitlement[{i}]");
@@ -151,6 +152,9 @@ pub fn mapping(
             }
         }
         if values.len() == spec.columns().len() {
+            if let Some(s) = max_grant(&at, r.max_grant_seconds, p) {
+                max_grants.push((group.clone(), s));
+            }
             ents.push(Entitlement { group, values, access });
         }
     }
@@ -158,7 +162,18 @@ pub fn mapping(
         Some(spec) => rules(file, raw.rule, spec, schedules, p),
         None => Vec::new(),
     };
-    spec.map(|spec| Mapping { spec, entitlements: ents, rules })
+    spec.map(|spec| Mapping { spec, entitlements: ents, rules, max_grant: max_grants })
+}
+
+/// `max_grant_seconds`: 900 s to 10 years, like grants.max_seconds.
+fn max_grant(at: &str, v: Option<i64>, p: &mut Problems) -> Option<i64> {
+    let v = v?;
+    if (900..=316_224_000).contains(&v) {
+        Some(v)
+    } else {
+        p.push(format!("{at}.max_grant_seconds"), format!("must be between 900 and 316224000 (got {v})"));
+        None
+    }
 }
 
 fn access(
@@ -260,8 +275,9 @@ fn rules(
                 RuleValues::Captures
             }
         };
+        let max_grant = max_grant(&at, r.max_grant_seconds, p);
         if let Some(access) = access(&at, r.requires_grant, r.schedule.as_ref(), schedules, p) {
-            out.push(Rule { field, pattern, values, access });
+            out.push(Rule { field, pattern, values, access, max_grant });
         }
     }
     out

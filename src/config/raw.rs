@@ -179,6 +179,8 @@ pub struct RawRule {
     #[serde(default = "yes")]
     pub requires_grant: bool,
     pub schedule: Option<String>,
+    /// Longest grant for what this rule matches, seconds; capped by grants.max_seconds.
+    pub max_grant_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,6 +198,8 @@ pub struct RawEntitlement {
     #[serde(default = "yes")]
     pub requires_grant: bool,
     pub schedule: Option<String>,
+    /// Longest grant for this entitlement, seconds; capped by grants.max_seconds.
+    pub max_grant_seconds: Option<i64>,
 }
 
 fn yes() -> bool {

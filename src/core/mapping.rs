@@ -57,6 +57,8 @@ pub struct Rule {
     pub pattern: Regex,
     pub values: RuleValues,
     pub access: AccessRule,
+    /// Longest grant for what the rule matches, seconds.
+    pub max_grant: Option<i64>,
 }
 
 impl PartialEq for Rule {
@@ -65,6 +67,7 @@ impl PartialEq for Rule {
             && self.pattern.as_str() == o.pattern.as_str()
             && self.values == o.values
             && self.access == o.access
+            && self.max_grant == o.max_grant
     }
 }
 
@@ -87,6 +90,8 @@ pub struct Mapping {
     pub spec: TagSpec,
     pub entitlements: Vec<Entitlement>,
     pub rules: Vec<Rule>,
+    /// Longest grant per configured entitlement group, seconds.
+    pub max_grant: Vec<(GroupName, i64)>,
 }
 
 fn same_group(configured: &GroupName, g: &DirGroup) -> bool {
@@ -112,6 +117,27 @@ impl Mapping {
                 RuleField::Cn => r.pattern.is_match(g),
                 RuleField::Dn => g.contains('=') && r.pattern.is_match(g),
             })
+    }
+
+    /// The longest grant `group` may have, when its entitlement (or the first rule that
+    /// matches it) sets one.
+    pub fn max_grant_seconds(&self, group: &GroupName) -> Option<i64> {
+        let g = group.as_str();
+        let probe = if g.contains('=') {
+            DirGroup { dn: g.to_owned(), ..DirGroup::named(g) }
+        } else {
+            DirGroup::named(g)
+        };
+        if self.entitlements.iter().any(|e| same_group(&e.group, &probe)) {
+            return self.max_grant.iter().find(|(e, _)| same_group(e, &probe)).map(|(_, s)| *s);
+        }
+        self.rules
+            .iter()
+            .find(|r| match r.field {
+                RuleField::Cn => r.pattern.is_match(g),
+                RuleField::Dn => g.contains('=') && r.pattern.is_match(g),
+            })
+            .and_then(|r| r.max_grant)
     }
 
     /// Attribute names the directory must read from group entries.

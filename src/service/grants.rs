@@ -5,9 +5,10 @@
 //! crash between the two is settled by [`recover`] at the next start.
 //!
 //! Refused with a clear error: unknown users' syntax, entitlement groups the mapping
-//! does not know, inverted or empty windows, windows already over, windows longer than
-//! `grants.max_seconds`, and windows overlapping another live grant of the same user
-//! and entitlement.
+//! does not know, inverted or empty windows, windows already over, and windows longer
+//! than `grants.max_seconds` or the entitlement's `max_grant_seconds`. Grants stack: one
+//! that overlaps or abuts another of the same user and entitlement is accepted, and
+//! access is their union (`core::window::merge`).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -102,6 +103,15 @@ pub fn validate(
         return Err(invalid("end", "is in the past: the window is already over"));
     }
     let len = (end - start).num_seconds();
+    if let Some(cap) = mapping.max_grant_seconds(&group).filter(|&c| c < max_seconds && len > c) {
+        return Err(invalid(
+            "end",
+            format!(
+                "the window lasts {len} s, longer than the maximum of {cap} s for {} (max_grant_seconds)",
+                group.as_str()
+            ),
+        ));
+    }
     if len > max_seconds {
         return Err(invalid(
             "end",

@@ -263,8 +263,7 @@ fn grants_cli_adds_lists_revokes_and_imports_with_audit() {
         "--approver",
         "dana",
     ]);
-    assert_eq!(dup.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&dup.stderr).contains("grant_overlaps"));
+    assert!(dup.status.success(), "an overlapping grant stacks: {}", String::from_utf8_lossy(&dup.stderr));
     let long = run(&[
         "add",
         "--user",
@@ -290,12 +289,9 @@ fn grants_cli_adds_lists_revokes_and_imports_with_audit() {
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap()["status"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(statuses, vec!["revoked", "expired"]);
+    assert_eq!(statuses, vec!["revoked", "active", "expired"], "the stacked grant stays");
     let recs: Vec<Value> = crate::common::audit_json(&env.dir.path().join("audit"));
     let outcomes: Vec<&str> =
         recs.iter().filter(|r| r["kind"] == "grant").filter_map(|r| r["outcome"].as_str()).collect();
-    assert_eq!(
-        outcomes,
-        vec!["grant_added", "grant_refused", "grant_refused", "grant_revoked", "grant_added"]
-    );
+    assert_eq!(outcomes, vec!["grant_added", "grant_added", "grant_refused", "grant_revoked", "grant_added"]);
 }

@@ -106,3 +106,35 @@ fn schedule_errors_name_the_rule() {
     assert!(has(&p, "schedule[0].zone", "IANA"), "{p:?}");
     assert!(has(&p, "schedule[0].rules[0].from", "HH:MM"), "{p:?}");
 }
+
+/// Issue 13: an entitlement may cap its grants below grants.max_seconds.
+#[test]
+fn an_entitlement_caps_the_length_of_its_grants() {
+    let text = std::fs::read_to_string(crate::common::root().join("policies/entitlements.toml")).unwrap();
+    let capped =
+        text.replace("group = \"pam-webserver\"\n", "group = \"pam-webserver\"\nmax_grant_seconds = 3600\n");
+    let env = crate::common::temp_config("", &[("entitlements.toml", &capped)]);
+    let cfg = env.config();
+    let g = |s: &str| sesame::core::GroupName::parse("group", s).unwrap();
+    assert_eq!(cfg.mapping.max_grant_seconds(&g("pam-webserver")), Some(3600));
+    assert_eq!(cfg.mapping.max_grant_seconds(&g("PAM-Payments")), None);
+    let req = |group: &str, secs: i64| sesame::service::grants::GrantRequest {
+        user: "carol".into(),
+        group: group.into(),
+        duration_seconds: Some(secs),
+        ticket: "T".into(),
+        approver: "a".into(),
+        ..Default::default()
+    };
+    let now = crate::common::at("2026-12-01T10:00:00Z");
+    let v = |r| sesame::service::grants::validate(&r, &cfg.mapping, cfg.grants_max_seconds, now, false);
+    let e = v(req("pam-webserver", 3601)).unwrap_err();
+    assert!(e.to_string().contains("maximum of 3600 s for pam-webserver (max_grant_seconds)"), "{e}");
+    assert!(v(req("pam-webserver", 3600)).is_ok());
+    assert!(v(req("pam-payments", 7200)).is_ok(), "other entitlements keep grants.max_seconds");
+    let bad =
+        text.replace("group = \"pam-webserver\"\n", "group = \"pam-webserver\"\nmax_grant_seconds = 60\n");
+    let env = crate::common::temp_config("", &[("entitlements.toml", &bad)]);
+    let e = sesame::config::Config::load(Some(&env.path)).unwrap_err().to_string();
+    assert!(e.contains("max_grant_seconds: must be between 900 and 316224000 (got 60)"), "{e}");
+}

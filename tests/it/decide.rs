@@ -412,3 +412,63 @@ fn extreme_instants_do_not_panic() {
         assert!(!d.sets[0].is_open());
     }
 }
+
+/// One entitlement's grants, and one more for the same entitlement.
+fn arb_stack() -> impl Strategy<Value = (Vec<Entitlement>, Vec<Grant>, Grant, DateTime<Utc>, Policy)> {
+    (arb_case(), arb_grants("extra".into()).prop_filter("one extra grant", |g| !g.is_empty())).prop_map(
+        |((ents, grants, now, p), extra)| {
+            // The extra grant goes to the first entitlement, whatever its name.
+            let group = ents[0].group.clone();
+            let extra = Grant { group, ..extra[0].clone() };
+            (ents, grants, extra, now, p)
+        },
+    )
+}
+
+/// The open window of `group`'s set, if it is open.
+fn window_of(d: &Decision, group: &GroupName) -> Option<Interval> {
+    d.sets.iter().find(|s| s.group == *group).and_then(|s| match s.status {
+        SetStatus::Open { window } => Some(window),
+        SetStatus::Closed { .. } => None,
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// Issue 13: grants stack. Adding a grant for an entitlement never shortens its
+    /// access: a set open without it is open with it, until no earlier.
+    #[test]
+    fn adding_a_grant_never_shortens_access((ents, grants, extra, now, p) in arb_stack()) {
+        let before = decide(now, &nonce(3), &ents, &grants, None, &p);
+        let mut more = grants.clone();
+        more.push(extra.clone());
+        let after = decide(now, &nonce(3), &ents, &more, None, &p);
+        if let Some(w) = window_of(&before, &extra.group) {
+            let w2 = window_of(&after, &extra.group);
+            prop_assert!(w2.is_some_and(|w2| w2.start <= w.start && w2.end >= w.end), "{w:?} became {w2:?}");
+        }
+    }
+
+    /// Revoking one grant never shortens what another grants: what the remaining grants
+    /// open at `now` stays open, and their window stays whole.
+    #[test]
+    fn revoking_one_grant_never_shortens_what_another_grants((ents, grants, extra, now, p) in arb_stack()) {
+        let mut all = grants.clone();
+        all.push(extra.clone());
+        let remaining = grants;
+        let without = decide(now, &nonce(4), &ents, &remaining, None, &p);
+        if let Some(w) = window_of(&without, &extra.group) {
+            let with = decide(now, &nonce(4), &ents, &all, None, &p);
+            let w2 = window_of(&with, &extra.group);
+            prop_assert!(w2.is_some_and(|w2| w2.start <= w.start && w2.end >= w.end));
+            // And abutting grants are one window: a grant starting where another ends extends it.
+            let abut = Grant { window: Interval::new(w.end, w.end + Duration::hours(2)).unwrap(), ..extra.clone() };
+            let mut chained = remaining.clone();
+            chained.push(abut);
+            if let Some(w3) = window_of(&decide(now, &nonce(4), &ents, &chained, None, &p), &extra.group) {
+                prop_assert!(w3.end >= w.end + Duration::hours(2) || ents[0].access.schedule().is_some());
+            }
+        }
+    }
+}

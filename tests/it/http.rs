@@ -202,10 +202,6 @@ fn grant_then_mint_inside_then_revoke_then_mint_closed() {
             "bad_input",
         ),
         (
-            serde_json::json!({"user": "alice", "group": "pam-webserver", "duration_seconds": 60, "ticket": "T", "approver": "a"}),
-            "grant_overlaps",
-        ),
-        (
             serde_json::json!({"user": "carol", "group": "pam-webserver", "duration_seconds": 200_000_000, "ticket": "T", "approver": "a"}),
             "bad_input",
         ),
@@ -214,6 +210,13 @@ fn grant_then_mint_inside_then_revoke_then_mint_closed() {
         assert!(r.status().is_client_error());
         assert_eq!(r.json::<Value>().unwrap()["error"]["code"], code, "{body}");
     }
+    // A grant overlapping alice's seeded one stacks (access is the union).
+    let stacked = c
+        .post(format!("{}/v1/grants", s.url))
+        .json(&serde_json::json!({"user": "alice", "group": "pam-webserver", "duration_seconds": 60, "ticket": "T", "approver": "a"}))
+        .send()
+        .unwrap();
+    assert_eq!(stacked.status(), StatusCode::CREATED);
     assert_eq!(c.delete(format!("{}/v1/grants/{id}", s.url)).send().unwrap().status(), StatusCode::CONFLICT);
     assert_eq!(
         c.delete(format!("{}/v1/grants/99999", s.url)).send().unwrap().status(),

@@ -98,9 +98,7 @@ impl ApiError {
             },
             ApiError::Grant(e) => match e {
                 GrantError::Invalid { .. } => StatusCode::BAD_REQUEST,
-                GrantError::Overlap(_) | GrantError::AlreadyRevoked(_) | GrantError::ReadOnly => {
-                    StatusCode::CONFLICT
-                }
+                GrantError::AlreadyRevoked(_) | GrantError::ReadOnly => StatusCode::CONFLICT,
                 GrantError::NotFound(_) => StatusCode::NOT_FOUND,
                 GrantError::Store(l) => lookup(l),
             },
