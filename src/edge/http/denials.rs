@@ -54,7 +54,11 @@ impl Denials {
     pub fn note(&self, d: Denial<'_>) -> bool {
         let time = saml_time(d.time);
         let over = self.per_source.lock().is_ok_and(|mut m| {
-            let n = m.entry(clip(d.source, 64)).or_insert(0);
+            let mut source = clip(d.source, 64);
+            if !m.contains_key(&source) && m.len() >= MAX_KEYS {
+                source = "other".to_owned();
+            }
+            let n = m.entry(source).or_insert(0);
             *n += 1;
             *n > PER_SOURCE
         });
