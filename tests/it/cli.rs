@@ -222,16 +222,7 @@ fn sesame_config_env_var_is_honoured() {
 
 #[test]
 fn grants_cli_adds_lists_revokes_and_imports_with_audit() {
-    let env = temp_config("", &[]);
-    let text = std::fs::read_to_string(&env.path).unwrap();
-    let db = env.dir.path().join("g.db").display().to_string();
-    let a = text.find("[grants]").unwrap();
-    let b = a + text[a..].find("\n[inventory]").unwrap();
-    std::fs::write(
-        &env.path,
-        format!("{}[grants]\nkind = \"sqlite\"\nfile = {db:?}\n{}", &text[..a], &text[b..]),
-    )
-    .unwrap();
+    let env = crate::regression::sqlite_config();
     let run =
         |args: &[&str]| sesame().arg("--config").arg(&env.path).arg("grants").args(args).output().unwrap();
     let add = run(&[

@@ -267,7 +267,7 @@ impl GrantStore for SqliteGrants {
         by: &str,
         record: Record<'_>,
     ) -> Result<StoredGrant, GrantError> {
-        let r = self.with(|c| {
+        let pending = self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate).map_err(store)?;
             tx.execute(
                 "INSERT INTO grants (user, grp, grp_key, start_s, end_s, ticket, approver, created_s, created_by, pending) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)",
@@ -287,9 +287,9 @@ impl GrantStore for SqliteGrants {
             let id = tx.last_insert_rowid();
             let s = Self::one(&tx, id)?.ok_or_else(|| store("inserted grant vanished"))?;
             tx.commit().map_err(store)?;
-            Ok(Ok(s))
+            Ok(s)
         });
-        let pending = r.map_err(GrantError::Store)??;
+        let pending = pending.map_err(GrantError::Store)?;
         if let Err(e) = record(&pending) {
             // Never recorded, never effective: the row goes (or `recover` finds it).
             let _ = self.drop_pending(pending.id);
