@@ -33,7 +33,7 @@ fn minter_in(cfg: &Config, m: &SigningMaterial, dir: &tempfile::TempDir) -> Mint
     let mut cfg = cfg.clone();
     cfg.audit.dir = dir.path().join("audit");
     let audit = sesame::edge::wiring::open_audit(&cfg, m, now()).unwrap();
-    sesame::edge::wiring::minter(&cfg, m, std::sync::Arc::new(audit)).unwrap()
+    sesame::edge::wiring::minter(&cfg, m, audit).unwrap()
 }
 
 fn setup() -> (Config, Minter, SigningMaterial, tempfile::TempDir) {

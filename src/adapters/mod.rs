@@ -14,6 +14,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::core::{DirGroup, Grant, GroupName, InstanceId, Interval, Region, UserName};
+use crate::db::Effect;
 
 /// An adapter could not answer. The message names the source and the cause.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,6 +117,9 @@ pub enum GrantError {
     AlreadyRevoked(i64),
     #[error("this grants store is read-only (kind = \"file\"); use kind = \"sqlite\" to record grants")]
     ReadOnly,
+    /// The change met a concurrent one (another replica changed the grant first).
+    #[error("{0}")]
+    Conflict(String),
     #[error("{0}")]
     Store(LookupError),
 }
@@ -127,14 +131,17 @@ impl GrantError {
             GrantError::NotFound(_) => "grant_not_found",
             GrantError::AlreadyRevoked(_) => "grant_already_revoked",
             GrantError::ReadOnly => "grants_read_only",
+            GrantError::Conflict(_) => "grant_conflict",
             GrantError::Store(e) => e.code(),
         }
     }
 }
 
 /// Writes the durable audit record of a change to one grant. A store makes the
-/// change effective only after this returned `Ok` — never before, never without it.
-pub type Record<'a> = &'a mut dyn FnMut(&StoredGrant) -> Result<(), GrantError>;
+/// change effective only after this returned `Ok` — never before, never without it —
+/// or, when it passes the change as an [`Effect`], the record and the change commit in
+/// one transaction (the PostgreSQL store with the PostgreSQL audit log).
+pub type Record<'a> = &'a mut dyn FnMut(&StoredGrant, Option<Effect>) -> Result<(), GrantError>;
 
 /// Recording and revoking approved windows (the approval system's side).
 ///

@@ -117,6 +117,10 @@ impl FileAudit {
 }
 
 impl AuditLog for FileAudit {
+    fn close(&self) -> Result<(), AuditError> {
+        FileAudit::close(self)
+    }
+
     fn append(&self, kind: Kind, entry: Entry) -> Result<Receipt, AuditError> {
         let (rtx, rrx) = mpsc::channel();
         self.send(kind, entry, Reply::Wait(rtx))?;

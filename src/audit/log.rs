@@ -3,6 +3,7 @@
 //! make. Minting releases a response only with a receipt (`crate::service::mint`).
 
 use super::record::{Entry, Kind};
+use crate::db::Effect;
 
 /// Proof that a record is durable. Made only by the audit writers in this module's
 /// folder, so no other code can claim a record was written. A receipt can be read:
@@ -48,6 +49,9 @@ pub enum AuditError {
     Unavailable(String),
     #[error("audit log damaged: {0}")]
     Damaged(String),
+    /// The change that was to commit with the record was refused (no record written).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl AuditError {
@@ -60,6 +64,7 @@ impl AuditError {
         match self {
             AuditError::Unavailable(_) => "audit_unavailable",
             AuditError::Damaged(_) => "audit_damaged",
+            AuditError::Refused(_) => "conflict",
         }
     }
 }
@@ -83,6 +88,17 @@ pub trait AuditLog: Send + Sync {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let _ = tx.send(self.append(kind, entry));
         rx
+    }
+    /// Appends the record and runs `effect` in the same transaction: both commit or
+    /// neither does. Only a sink in the database the effect concerns can.
+    fn append_with(&self, _kind: Kind, _entry: Entry, _effect: Effect) -> Result<Receipt, AuditError> {
+        Err(AuditError::Unavailable(
+            "this audit sink cannot commit a database change with its record (audit.kind must be \"postgres\")".into(),
+        ))
+    }
+    /// Seals the log (a final checkpoint) and stops its writer; later appends fail.
+    fn close(&self) -> Result<(), AuditError> {
+        Ok(())
     }
     /// For `/readyz`: can a record be written now?
     fn ready(&self) -> Result<(), AuditError> {

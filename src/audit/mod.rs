@@ -9,6 +9,9 @@
 //!   rotation; `files.rs` — the
 //!   layout, the lock per replica and the recovery of a torn tail; `guard.rs` — the
 //!   live file's identity, the head file, and the health `/readyz` reads;
+//! - `postgres.rs` — the log in PostgreSQL (one chain per replica in one table), its
+//!   writer `pg_writer.rs`: group commit in one transaction, release after COMMIT,
+//!   recovery of an unknown COMMIT; `export` writes a chain as log files;
 //! - `verify.rs` — the auditor's check of chains and checkpoints; `prune.rs` — removing
 //!   old files up to a signed checkpoint, declared in the chain first;
 //! - `search.rs` — filters over the log.
@@ -18,6 +21,8 @@ pub mod file;
 pub mod files;
 pub mod guard;
 pub mod log;
+pub mod pg_writer;
+pub mod postgres;
 pub mod prune;
 pub mod record;
 pub mod search;

@@ -11,21 +11,12 @@ use std::sync::mpsc::{Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
-use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Private};
-
-use super::chain::{checkpoint_message, hash_line, GENESIS};
+pub use super::chain::CheckpointKey;
+use super::chain::{Chain, GENESIS};
 use super::files::{file_name, io, lock, log_files, recover, sync_dir, Torn};
 use super::guard::{check_live, missing, read_head, write_head, Head, Health};
 use super::log::{AuditError, Receipt};
-use super::record::{Entry, Kind, Record, FORMAT_VERSION};
-
-/// Signs checkpoints: a private key and the id (hex SHA-256 of its certificate's DER).
-pub struct CheckpointKey {
-    pub key: PKey<Private>,
-    pub key_id: String,
-}
+use super::record::{Entry, Kind};
 
 /// Where and how the log is written.
 pub struct FileAuditConfig {
@@ -45,6 +36,8 @@ pub struct FileAuditConfig {
 pub(super) enum Reply {
     Wait(Sender<Result<Receipt, AuditError>>),
     Future(tokio::sync::oneshot::Sender<Result<Receipt, AuditError>>),
+    /// Nobody waits (a record appended again after an unknown COMMIT).
+    Ignore,
 }
 
 impl Reply {
@@ -54,6 +47,7 @@ impl Reply {
         match self {
             Reply::Wait(s) => drop(s.send(r)),
             Reply::Future(s) => drop(s.send(r)),
+            Reply::Ignore => {}
         }
     }
 }
@@ -91,10 +85,7 @@ pub(super) struct Writer {
     path: PathBuf,
     len: u64,
     day: String,
-    seq: u64,
-    prev: String,
-    since_checkpoint: u64,
-    last_time: String,
+    chain: Chain,
     pub(super) stats: Arc<Stats>,
     pub(super) health: Arc<Health>,
     /// Set for good when the live file vanished: every later batch fails with it.
@@ -106,7 +97,7 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn open(cfg: FileAuditConfig) -> Result<(Self, Recovery), AuditError> {
+    pub(super) fn open(mut cfg: FileAuditConfig) -> Result<(Self, Recovery), AuditError> {
         fs::create_dir_all(&cfg.dir).map_err(|e| io("cannot create", &cfg.dir, e))?;
         let lock = lock(&cfg.dir, &cfg.replica, cfg.lock_wait)?;
         let files = log_files(&cfg.dir, &cfg.replica)?;
@@ -145,16 +136,22 @@ impl Writer {
         let stats = Arc::new(Stats::default());
         let health = Arc::new(Health::default());
         health.set_live(&path);
+        let chain = Chain {
+            replica: cfg.replica.clone(),
+            seq,
+            prev,
+            last_time,
+            since_checkpoint: 0,
+            checkpoint_every: cfg.checkpoint_every,
+            key: cfg.checkpoint_key.take(),
+        };
         let w = Writer {
             cfg,
             file,
             path,
             len,
             day,
-            seq,
-            prev,
-            since_checkpoint: 0,
-            last_time,
+            chain,
             stats,
             health,
             stopped: None,
@@ -166,43 +163,18 @@ impl Writer {
 
     /// Serializes one record onto `buf` and advances the chain.
     fn push(&mut self, buf: &mut Vec<u8>, kind: Kind, entry: Entry) -> Result<Receipt, AuditError> {
-        let rec = Record {
-            v: FORMAT_VERSION,
-            seq: self.seq + 1,
-            prev: self.prev.clone(),
-            replica: self.cfg.replica.clone(),
-            kind,
-            entry,
-        };
-        let line = serde_json::to_vec(&rec)
-            .map_err(|e| AuditError::Unavailable(format!("cannot encode record: {e}")))?;
-        self.seq += 1;
-        self.prev = hash_line(&line);
-        self.last_time.clone_from(&rec.entry.time);
+        let (line, receipt) = self.chain.push(kind, entry)?;
         buf.extend_from_slice(&line);
         buf.push(b'\n');
-        Ok(Receipt::new(self.seq, self.prev.clone()))
+        Ok(receipt)
     }
 
     fn checkpoint(&mut self, buf: &mut Vec<u8>) -> Result<(), AuditError> {
-        let Some(key) = &self.cfg.checkpoint_key else { return Ok(()) };
-        let msg =
-            checkpoint_message(&self.cfg.replica, self.seq + 1, &self.prev, &self.last_time, &key.key_id);
-        let mut signer = openssl::sign::Signer::new(MessageDigest::sha256(), &key.key)
-            .map_err(|e| AuditError::Unavailable(format!("checkpoint signing: {e}")))?;
-        let sig = signer
-            .update(msg.as_bytes())
-            .and_then(|()| signer.sign_to_vec())
-            .map_err(|e| AuditError::Unavailable(format!("checkpoint signing: {e}")))?;
-        let entry = Entry {
-            time: self.last_time.clone(),
-            signature: Some(base64::engine::general_purpose::STANDARD.encode(sig)),
-            key_id: Some(key.key_id.clone()),
-            ..Entry::default()
-        };
-        self.push(buf, Kind::Checkpoint, entry)?;
-        self.since_checkpoint = 0;
-        self.head_due = true;
+        if let Some(line) = self.chain.checkpoint()? {
+            buf.extend_from_slice(&line);
+            buf.push(b'\n');
+            self.head_due = true;
+        }
         Ok(())
     }
 
@@ -215,7 +187,7 @@ impl Writer {
 
     /// Stops for good: the live file is not the one this writer holds.
     fn stop(&mut self, e: AuditError, saved: (u64, String)) -> AuditError {
-        (self.seq, self.prev) = saved;
+        self.chain.restore(saved);
         self.health.stop(&e);
         self.stopped = Some(e.clone());
         e
@@ -250,7 +222,7 @@ impl Writer {
                 Ok(())
             }
             Err(e) => {
-                (self.seq, self.prev) = saved;
+                self.chain.restore(saved);
                 let _ = self.file.set_len(self.len).and_then(|()| self.file.sync_all());
                 let _ = self.file.seek(SeekFrom::End(0));
                 Err(io("cannot write", &self.path, e))
@@ -265,12 +237,12 @@ impl Writer {
             return Ok(());
         }
         let mut buf = Vec::new();
-        let saved = (self.seq, self.prev.clone());
+        let saved = self.chain.saved();
         self.checkpoint(&mut buf)?;
         if !buf.is_empty() {
             self.commit(&buf, saved)?;
         }
-        let path = self.cfg.dir.join(file_name(&self.cfg.replica, self.seq + 1));
+        let path = self.cfg.dir.join(file_name(&self.cfg.replica, self.chain.seq + 1));
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
@@ -285,7 +257,11 @@ impl Writer {
     /// Records the chain head in `<replica>.head` (the records are durable already).
     fn write_head(&self) -> Result<(), AuditError> {
         let file = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        write_head(&self.cfg.dir, &self.cfg.replica, &Head { seq: self.seq, hash: self.prev.clone(), file })
+        write_head(
+            &self.cfg.dir,
+            &self.cfg.replica,
+            &Head { seq: self.chain.seq, hash: self.chain.prev.clone(), file },
+        )
     }
 
     fn batch(&mut self, batch: Vec<(Kind, Entry, Reply)>) {
@@ -305,20 +281,19 @@ impl Writer {
             }
             return;
         }
-        let saved = (self.seq, self.prev.clone());
+        let saved = self.chain.saved();
         for (kind, entry, reply) in batch {
             let day = entry.time.get(..10).unwrap_or_default().to_owned();
             if self.day.is_empty() || (self.len == 0 && buf.is_empty()) {
                 self.day = day;
             }
             let receipt = self.push(&mut buf, kind, entry);
-            self.since_checkpoint += 1;
             replies.push((reply, receipt));
         }
-        if self.since_checkpoint >= self.cfg.checkpoint_every {
+        if self.chain.checkpoint_due() {
             if let Err(e) = self.checkpoint(&mut buf) {
                 replies.into_iter().for_each(|(r, _)| r.send(Err(e.clone())));
-                (self.seq, self.prev) = saved;
+                self.chain.restore(saved);
                 return;
             }
         }
@@ -362,13 +337,13 @@ impl Writer {
         if let Some(e) = &self.stopped {
             return Err(e.clone());
         }
-        if self.since_checkpoint > 0 && self.cfg.checkpoint_key.is_some() {
+        if self.chain.since_checkpoint > 0 && self.chain.key.is_some() {
             let mut buf = Vec::new();
-            let saved = (self.seq, self.prev.clone());
+            let saved = self.chain.saved();
             self.checkpoint(&mut buf)?;
             self.commit(&buf, saved)?;
         }
-        if self.seq > 0 {
+        if self.chain.seq > 0 {
             self.write_head()?;
         }
         Ok(())

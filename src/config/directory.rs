@@ -43,29 +43,34 @@ fn u64_of(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-/// The password, from exactly one of a file or an environment variable.
-fn password(p: &mut Problems, r: &RawDirectory, base: &Path) -> String {
-    match (&r.bind_password_file, &r.bind_password_env) {
+/// A password from exactly one of a file (mode-checked) or an environment variable;
+/// `at` is the section (`directory.bind_password`, `database.password`).
+pub fn password(
+    p: &mut Problems,
+    at: &str,
+    file: Option<&String>,
+    env: Option<&String>,
+    base: &Path,
+    what: &str,
+) -> String {
+    match (file, env) {
         (Some(f), None) => match crate::secrets::read_line(&base.join(f)) {
             Ok(s) => s,
             Err(e) => {
-                p.push("directory.bind_password_file", e.to_string());
+                p.push(format!("{at}_file"), e.to_string());
                 String::new()
             }
         },
         (None, Some(var)) => std::env::var(var).unwrap_or_else(|_| {
-            p.push("directory.bind_password_env", format!("environment variable {var} is not set"));
+            p.push(format!("{at}_env"), format!("environment variable {var} is not set"));
             String::new()
         }),
         (Some(_), Some(_)) => {
-            p.push("directory.bind_password_file", "give bind_password_file or bind_password_env, not both");
+            p.push(format!("{at}_file"), format!("give {at}_file or {at}_env, not both"));
             String::new()
         }
         (None, None) => {
-            p.push(
-                "directory.bind_password_file",
-                "is required (or bind_password_env): the service account's password",
-            );
+            p.push(format!("{at}_file"), format!("is required (or {at}_env): {what}"));
             String::new()
         }
     }
@@ -113,7 +118,14 @@ fn ldap(p: &mut Problems, r: RawDirectory, base: &Path) -> Source {
     if bind_dn.trim().is_empty() {
         p.push("directory.bind_dn", "is required: the service account used for searches");
     }
-    let bind_password = password(p, &r, base);
+    let bind_password = password(
+        p,
+        "directory.bind_password",
+        r.bind_password_file.as_ref(),
+        r.bind_password_env.as_ref(),
+        base,
+        "the service account's password",
+    );
     let user_base = r.user_base.clone().unwrap_or_default();
     if user_base.trim().is_empty() {
         p.push("directory.user_base", "is required, e.g. \"dc=corp,dc=example\"");

@@ -11,10 +11,10 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::model::{Audit, Aws, Config, Idp, Keys, Source};
+use super::model::{Audit, AuditSink, Aws, Config, Idp, Keys, Source};
 use super::problems::{ConfigError, Problems};
 use super::raw::{Raw, RawEntitlements, RawSchedules, RawSource};
-use super::{directory, policy, server};
+use super::{database, directory, policy, server};
 use crate::core::decide::{BelowFloor, Policy, AWS_MAX_SESSION, AWS_MIN_SESSION};
 use crate::core::NameIdFormat;
 
@@ -236,12 +236,23 @@ impl Config {
                 Source::Sqlite { path: base.join(f), seed: raw.grants.seed.as_ref().map(|s| base.join(s)) }
             }
             (Some("file"), Some(f)) => Source::File(base.join(f)),
+            (Some("postgres"), None) => Source::Postgres,
+            (Some("postgres"), Some(_)) => {
+                p.push(
+                    "grants.file",
+                    "does not apply to kind = \"postgres\" (the [database] holds the grants)",
+                );
+                Source::Postgres
+            }
             (Some("sqlite" | "file"), None) => {
                 p.push("grants.file", "is required: the database (sqlite) or the grants file (file)");
                 Source::None
             }
             (other, _) => {
-                p.push("grants.kind", format!("must be \"sqlite\" or \"file\" (got {other:?})"));
+                p.push(
+                    "grants.kind",
+                    format!("must be \"sqlite\", \"file\" or \"postgres\" (got {other:?})"),
+                );
                 Source::None
             }
         };
@@ -281,7 +292,35 @@ impl Config {
                 1000
             }
         };
+        let sink = match raw.audit.kind.as_deref().unwrap_or("files") {
+            "files" => AuditSink::Files,
+            "postgres" => AuditSink::Postgres,
+            other => {
+                p.push("audit.kind", format!("must be \"files\" or \"postgres\" (got {other:?})"));
+                AuditSink::Files
+            }
+        };
+        if matches!(grants, Source::Postgres) && sink != AuditSink::Postgres {
+            p.push("grants.kind", "\"postgres\" needs audit.kind = \"postgres\": a grant change and its audit record commit in one transaction");
+        }
+        let uses_db = matches!(grants, Source::Postgres) || sink == AuditSink::Postgres;
+        let database = match (raw.database, uses_db) {
+            (Some(d), true) => Some(database::database(&mut p, d, base)),
+            (None, true) => {
+                p.push("database", "is required: grants.kind or audit.kind is \"postgres\"");
+                None
+            }
+            (Some(_), false) => {
+                p.push(
+                    "database",
+                    "is set but nothing uses it: set grants.kind and audit.kind = \"postgres\"",
+                );
+                None
+            }
+            (None, false) => None,
+        };
         let audit = Audit {
+            sink,
             dir: base.join(raw.audit.dir.unwrap_or_else(|| "var/audit".into())),
             replica,
             rotate_bytes,
@@ -320,6 +359,7 @@ impl Config {
                 grants,
                 inventory,
                 audit,
+                database,
                 grants_max_seconds: max,
                 server,
             }),

@@ -2,11 +2,12 @@
 //! every problem with its location, `problems.rs`) → `model.rs` (the validated
 //! [`Config`]). `policy.rs` reads the entitlement and schedule files, `directory.rs`
 //! the `[directory]` section (LDAP settings, the bind password), `server.rs`
-//! `[server]`.
+//! `[server]`, `database.rs` `[database]`.
 //!
 //! Invariant: configuration depends only on the core's types; adapters and edges read
 //! it, never the other way round.
 
+pub mod database;
 pub mod directory;
 pub mod load;
 pub mod model;
@@ -16,5 +17,5 @@ pub mod raw;
 pub mod server;
 
 pub use load::EMBEDDED_DEFAULT;
-pub use model::{Audit, Aws, Config, GroupMode, Idp, Keys, LdapConfig, Source};
+pub use model::{Audit, AuditSink, Aws, Config, Database, GroupMode, Idp, Keys, LdapConfig, Source};
 pub use problems::{ConfigError, Problems};

@@ -37,9 +37,19 @@ pub struct Keys {
     pub generate_if_missing: bool,
 }
 
+/// Where the assertion log is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditSink {
+    /// Local files under `dir` (the embedded default).
+    Files,
+    /// The `[database]`'s `audit_records` table, one chain per replica.
+    Postgres,
+}
+
 /// The assertion log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Audit {
+    pub sink: AuditSink,
     pub dir: PathBuf,
     pub replica: String,
     pub rotate_bytes: u64,
@@ -61,6 +71,38 @@ pub enum Source {
         path: PathBuf,
         seed: Option<PathBuf>,
     },
+    /// The `[database]`'s `grants` table (grants only).
+    Postgres,
+}
+
+/// Validated `[database]` settings (see `policies/sesame.example.toml`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Database {
+    pub host: String,
+    pub port: u16,
+    pub dbname: String,
+    pub user: String,
+    pub password: String,
+    pub ca_file: PathBuf,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+    pub pool_size: usize,
+    pub pool_wait: Duration,
+    /// `serve` applies pending migrations at start (otherwise it refuses to start on a
+    /// database that is behind).
+    pub migrate_on_start: bool,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// The validated configuration. Only [`Config::load`] makes one.
@@ -76,6 +118,8 @@ pub struct Config {
     pub grants: Source,
     pub inventory: Source,
     pub audit: Audit,
+    /// The shared PostgreSQL, when grants or audit use it.
+    pub database: Option<Database>,
     /// Longest window a new grant may have, seconds.
     pub grants_max_seconds: i64,
     pub server: Server,

@@ -25,12 +25,33 @@ pub struct Raw {
     pub audit: RawAudit,
     #[serde(default)]
     pub server: RawServer,
+    pub database: Option<RawDatabase>,
+}
+
+/// `[database]`: the shared PostgreSQL of `grants.kind` / `audit.kind = "postgres"`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub host: Option<String>,
+    pub port: Option<i64>,
+    pub dbname: Option<String>,
+    pub user: Option<String>,
+    pub password_file: Option<String>,
+    pub password_env: Option<String>,
+    pub ca_file: Option<String>,
+    pub connect_timeout_ms: Option<i64>,
+    pub statement_timeout_ms: Option<i64>,
+    pub pool_size: Option<i64>,
+    pub pool_wait_ms: Option<i64>,
+    pub migrate_on_start: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub listen: Option<String>,
+    /// Plain HTTP for health checks only; "off" disables it.
+    pub management_listen: Option<String>,
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
     pub client_ca: Option<String>,
@@ -59,6 +80,8 @@ pub struct RawClient {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawAudit {
+    /// `files` (the default) or `postgres`.
+    pub kind: Option<String>,
     pub dir: Option<String>,
     pub replica: Option<String>,
     pub rotate_bytes: Option<i64>,

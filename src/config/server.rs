@@ -49,9 +49,20 @@ pub struct Client {
     pub roles: Vec<Role>,
 }
 
+/// The plain-HTTP listener for load-balancer health checks (`/healthz`, `/readyz`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Management {
+    Off,
+    /// The default (127.0.0.1:9090): if it cannot be bound, `serve` warns and goes on.
+    Default(SocketAddr),
+    /// Configured: a failure to bind stops `serve`.
+    At(SocketAddr),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Server {
     pub listen: SocketAddr,
+    pub management: Management,
     /// Required by `sesame serve` (unless --insecure-dev-http), not by other commands.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -83,6 +94,20 @@ pub fn server(p: &mut Problems, r: RawServer, base: &Path) -> Server {
         );
         SocketAddr::from(([127, 0, 0, 1], 8443))
     });
+    let management = match r.management_listen.as_deref() {
+        None => Management::Default(SocketAddr::from(([127, 0, 0, 1], 9090))),
+        Some("off") => Management::Off,
+        Some(t) => match t.parse::<SocketAddr>() {
+            Ok(a) => Management::At(a),
+            Err(_) => {
+                p.push(
+                    "server.management_listen",
+                    format!("must be IP:port such as 127.0.0.1:9090, or \"off\" (got {t:?})"),
+                );
+                Management::Off
+            }
+        },
+    };
     let dev = r.dev_tls_dir.map(|d| base.join(d));
     let file = |v: Option<String>, dev_name: &str| -> Option<PathBuf> {
         match (v, &dev) {
@@ -123,6 +148,7 @@ pub fn server(p: &mut Problems, r: RawServer, base: &Path) -> Server {
     }
     Server {
         listen,
+        management,
         tls_cert,
         tls_key,
         client_ca,

@@ -10,15 +10,18 @@ use chrono::{DateTime, Duration, Utc};
 use crate::adapters::directory::file::FileDirectory;
 use crate::adapters::directory::ldap::LdapDirectory;
 use crate::adapters::grants::file::FileGrants;
+use crate::adapters::grants::postgres::PgGrants;
 use crate::adapters::grants::sqlite::SqliteGrants;
 use crate::adapters::inventory::file::FileInventory;
 use crate::adapters::{Directory, GrantError, GrantStore, Grants, Inventory, LookupError};
 use crate::audit::file::{CheckpointKey, FileAudit, FileAuditConfig};
 use crate::audit::files::log_files;
+use crate::audit::postgres::PgAudit;
 use crate::audit::search::count_kind;
 use crate::audit::{AuditError, AuditLog};
-use crate::config::{Config, Source};
+use crate::config::{AuditSink, Config, Database, Source};
 use crate::core::text::{hex, saml_time};
+use crate::db::{migrate, Db, DbError};
 use crate::keys::{self, GenerateSpec, KeyError, SigningMaterial};
 use crate::saml::dsig::DsigKey;
 use crate::saml::error::SignError;
@@ -43,6 +46,8 @@ pub enum SetupError {
     Audit(#[from] AuditError),
     #[error("{0}")]
     Grant(#[from] GrantError),
+    #[error("{0}")]
+    Db(#[from] DbError),
 }
 
 impl SetupError {
@@ -55,6 +60,7 @@ impl SetupError {
             SetupError::Metadata => "metadata_failed",
             SetupError::Audit(e) => e.code(),
             SetupError::Grant(e) => e.code(),
+            SetupError::Db(e) => e.code(),
         }
     }
 }
@@ -84,7 +90,7 @@ pub fn directory(s: &Source) -> Result<Box<dyn Directory>, SetupError> {
     match s {
         Source::File(p) => Ok(Box::new(FileDirectory::open(p)?)),
         Source::Ldap(l) => Ok(Box::new(LdapDirectory::new((**l).clone())?)),
-        Source::None | Source::Sqlite { .. } => Err(SetupError::Missing("directory")),
+        Source::None | Source::Sqlite { .. } | Source::Postgres => Err(SetupError::Missing("directory")),
     }
 }
 
@@ -110,6 +116,10 @@ pub fn open_grants(
             if let (true, Some(seed)) = (created, seed) {
                 import(config, store.as_ref(), audit, seed, "seed", now)?;
             }
+            Ok((store.clone(), Some(store)))
+        }
+        Source::Postgres => {
+            let store = Arc::new(PgGrants::new(database(config)?));
             Ok((store.clone(), Some(store)))
         }
         Source::None | Source::Ldap(_) => Err(SetupError::Missing("grants")),
@@ -169,6 +179,7 @@ pub fn init_grants(
 pub fn open_grants_read_only(config: &Config) -> Result<Arc<dyn GrantStore>, SetupError> {
     match &config.grants {
         Source::Sqlite { path, .. } => Ok(Arc::new(SqliteGrants::open_read_only(path)?)),
+        Source::Postgres => Ok(Arc::new(PgGrants::new(database(config)?))),
         _ => Err(SetupError::Grant(GrantError::ReadOnly)),
     }
 }
@@ -192,7 +203,7 @@ pub fn import(
 fn open_inventory(s: &Source) -> Result<Option<Box<dyn Inventory>>, SetupError> {
     match s {
         Source::File(p) => Ok(Some(Box::new(FileInventory::open(p)?))),
-        Source::None | Source::Ldap(_) | Source::Sqlite { .. } => Ok(None),
+        Source::None | Source::Ldap(_) | Source::Sqlite { .. } | Source::Postgres => Ok(None),
     }
 }
 
@@ -209,14 +220,60 @@ fn checkpoint_key(config: &Config, material: &SigningMaterial) -> Result<Checkpo
     Ok(CheckpointKey { key: m.key, key_id: hex(&openssl::sha::sha256(&m.cert_der)) })
 }
 
+/// Opened databases, one per settings: the audit log and the grants of a process share
+/// one runtime and pool.
+static DATABASES: std::sync::Mutex<Vec<(Database, std::sync::Weak<Db>)>> = std::sync::Mutex::new(Vec::new());
+
+/// The configured database (opened once per process and settings), its schema checked
+/// the first time: current, or migrated with `database.migrate_on_start`; a database
+/// that is behind, ahead or altered is refused.
+pub fn database(config: &Config) -> Result<Arc<Db>, SetupError> {
+    let settings = config.database.as_ref().ok_or(SetupError::Missing("database"))?;
+    let mut open = DATABASES.lock().map_err(|_| SetupError::Missing("database"))?;
+    open.retain(|(_, w)| w.strong_count() > 0);
+    if let Some(db) = open.iter().find(|(s, _)| s == settings).and_then(|(_, w)| w.upgrade()) {
+        return Ok(db);
+    }
+    let db = Db::open(settings)?;
+    schema(&db, settings.migrate_on_start)?;
+    tracing::info!(database = %db.describe(), "database schema current");
+    open.push((settings.clone(), Arc::downgrade(&db)));
+    Ok(db)
+}
+
+/// Applies pending migrations (`migrate`) or checks that none are pending; returns the
+/// versions applied.
+pub fn schema(db: &Arc<Db>, migrate: bool) -> Result<Vec<i32>, SetupError> {
+    let d = db.clone();
+    let (applied, status) = db.run(async move {
+        let mut c = deadpool_postgres::Object::take(d.client().await?);
+        let applied = if migrate { migrate::migrate(&mut c).await? } else { Vec::new() };
+        Ok((applied, migrate::status(&*c).await?))
+    })?;
+    match status.problem() {
+        Some(p) => Err(SetupError::Db(DbError::new("error", format!("{}: {p}", db.describe())))),
+        None => Ok(applied),
+    }
+}
+
 /// Opens the audit log (recovering a torn tail); `now` stamps a recovery record.
 /// Refuses a log whose files end before its head file says they did.
 pub fn open_audit(
     config: &Config,
     material: &SigningMaterial,
     now: DateTime<Utc>,
-) -> Result<FileAudit, SetupError> {
-    open_audit_accepting(config, material, now, None)
+) -> Result<Arc<dyn AuditLog>, SetupError> {
+    if config.audit.sink == AuditSink::Postgres {
+        let a = &config.audit;
+        let key = checkpoint_key(config, material)?;
+        let log = PgAudit::open(database(config)?, &a.replica, a.checkpoint_every, Some(key))?;
+        return Ok(Arc::new(log));
+    }
+    let log = open_audit_accepting(config, material, now, None)?;
+    if let Some((aside, bytes)) = &log.recovery().torn {
+        tracing::warn!(bytes, aside = %aside.display(), "audit: set aside a torn partial record");
+    }
+    Ok(Arc::new(log))
 }
 
 /// As [`open_audit`]; with `accept_loss` (an operator's reason) a log whose head file
@@ -228,6 +285,12 @@ pub fn open_audit_accepting(
     accept_loss: Option<String>,
 ) -> Result<FileAudit, SetupError> {
     let a = &config.audit;
+    if a.sink != AuditSink::Files {
+        return Err(SetupError::Audit(AuditError::Unavailable(
+            "this command works on audit files (audit.kind = \"files\"); the PostgreSQL log is append-only"
+                .into(),
+        )));
+    }
     let cfg = FileAuditConfig {
         dir: a.dir.clone(),
         replica: a.replica.clone(),
@@ -294,6 +357,13 @@ pub fn check_sources(config: &Config) -> Result<(), SetupError> {
         FileGrants::open(p)?;
     }
     open_inventory(&config.inventory)?;
+    if config.database.is_some() {
+        // Unreachable, refused, or a schema behind, ahead or altered: each is a problem.
+        database(config)?.ping()?;
+    }
+    if config.audit.sink == AuditSink::Postgres {
+        return Ok(());
+    }
     let dir = &config.audit.dir;
     std::fs::create_dir_all(dir)
         .and_then(|()| tempfile::NamedTempFile::new_in(dir).map(drop))

@@ -14,11 +14,12 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
 
 use crate::adapters::{GrantError, GrantStore, LookupError, NewGrant, StoredGrant};
-use crate::audit::log::AuditLog;
+use crate::audit::log::{AuditError, AuditLog};
 use crate::audit::record::{Entry, GrantRecord, Kind};
 use crate::core::mapping::Mapping;
 use crate::core::text::{clip, saml_time};
 use crate::core::{GroupName, Interval, UserName};
+use crate::db::Effect;
 
 /// A grant as the API and the import file state it.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -151,9 +152,17 @@ fn entry(a: &Actor<'_>, outcome: &str, user: &str) -> Entry {
     }
 }
 
-/// The audit record of a change, appended durably; a failure is the store's error.
-fn durably(audit: &dyn AuditLog, e: Entry) -> Result<(), GrantError> {
-    audit.append(Kind::Grant, e).map(drop).map_err(|e| GrantError::Store(LookupError::Grants(e.to_string())))
+/// The audit record of a change, appended durably — with the change itself when the
+/// store passes it as an effect (one transaction); a failure is the store's error.
+fn durably(audit: &dyn AuditLog, e: Entry, effect: Option<Effect>) -> Result<(), GrantError> {
+    let r = match effect {
+        None => audit.append(Kind::Grant, e),
+        Some(fx) => audit.append_with(Kind::Grant, e, fx),
+    };
+    r.map(drop).map_err(|e| match e {
+        AuditError::Refused(m) => GrantError::Conflict(m),
+        e => GrantError::Store(LookupError::Grants(e.to_string())),
+    })
 }
 
 /// Validates and records a new grant: its audit record is durable before the grant
@@ -166,8 +175,8 @@ pub fn add(
     r: &GrantRequest,
     a: &Actor<'_>,
 ) -> Result<StoredGrant, GrantError> {
-    let mut write = |g: &StoredGrant| {
-        durably(audit, Entry { grant: Some(record(g)), ..entry(a, "grant_added", g.user.as_str()) })
+    let mut write = |g: &StoredGrant, fx| {
+        durably(audit, Entry { grant: Some(record(g)), ..entry(a, "grant_added", g.user.as_str()) }, fx)
     };
     let result = validate(r, mapping, max_seconds, a.now, a.allow_past)
         .and_then(|g| store.add(g, a.now, a.caller, &mut write));
@@ -198,8 +207,8 @@ pub fn revoke(
     id: i64,
     a: &Actor<'_>,
 ) -> Result<StoredGrant, GrantError> {
-    let mut write = |g: &StoredGrant| {
-        durably(audit, Entry { grant: Some(record(g)), ..entry(a, "grant_revoked", g.user.as_str()) })
+    let mut write = |g: &StoredGrant, fx| {
+        durably(audit, Entry { grant: Some(record(g)), ..entry(a, "grant_revoked", g.user.as_str()) }, fx)
     };
     let result = store.revoke(id, a.now, a.caller, &mut write);
     if let Err(err) = &result {
@@ -224,7 +233,7 @@ pub fn recover(
 ) -> Result<usize, GrantError> {
     let a = Actor { caller: "recovery", request_id: None, now, allow_past: true };
     let note = |what: &str| Some(what.to_owned());
-    let mut abandoned = |g: &StoredGrant| {
+    let mut abandoned = |g: &StoredGrant, fx| {
         durably(
             audit,
             Entry {
@@ -232,9 +241,10 @@ pub fn recover(
                 message: note("the process stopped while recording this grant; it never took effect"),
                 ..entry(&a, "grant_abandoned", g.user.as_str())
             },
+            fx,
         )
     };
-    let mut revoked = |g: &StoredGrant| {
+    let mut revoked = |g: &StoredGrant, fx| {
         let by = g.revoked_by.as_deref().unwrap_or("unknown");
         durably(
             audit,
@@ -246,6 +256,7 @@ pub fn recover(
                 )),
                 ..entry(&a, "grant_revoked", g.user.as_str())
             },
+            fx,
         )
     };
     store.recover(now, &mut abandoned, &mut revoked)

@@ -88,7 +88,7 @@ pub fn minter_with(config: &Config, material: SigningMaterial) -> TestMinter {
     let mut config = config.clone();
     config.audit.dir = audit_dir.path().to_path_buf();
     let audit = sesame::edge::wiring::open_audit(&config, &material, test_wall_clock()).unwrap();
-    let mut minter = sesame::edge::wiring::minter(&config, &material, std::sync::Arc::new(audit)).unwrap();
+    let mut minter = sesame::edge::wiring::minter(&config, &material, audit).unwrap();
     minter.wall_clock = test_wall_clock;
     TestMinter { minter, audit_dir }
 }

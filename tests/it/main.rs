@@ -22,6 +22,8 @@ mod layers; // the dependency table of ARCHITECTURE.md, enforced; no cycles betw
 mod ldap; // the LDAP directory against a real OpenLDAP server
 mod metadata; // IdP metadata shape and schema validity
 mod openapi; // docs/openapi.json against real responses
+mod pg; // fixture: a database of its own on the real PostgreSQL, replicas on it
+mod postgres; // replicas on one PostgreSQL: shared grants, per-replica chains, migrations, rights
 mod regression; // one test per defect found, named after its issue
 mod regression_audit; // the same, for the audit log
 mod regression_http; // the same, for the HTTP edge

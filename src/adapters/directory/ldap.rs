@@ -20,9 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope, SearchEntry};
-use rustls::{ClientConfig, RootCertStore};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::CertificateDer;
+use rustls::ClientConfig;
 
 use super::filter::Filter;
 use crate::adapters::{Directory, LookupError, UserGroups};
@@ -78,21 +76,7 @@ fn tls_config(cfg: &LdapConfig) -> Result<Option<Arc<ClientConfig>>, LookupError
         return Ok(None);
     }
     let ca = cfg.ca_file.as_ref().ok_or_else(|| err("TLS needs directory.ca_file"))?;
-    let mut roots = RootCertStore::empty();
-    let certs = CertificateDer::pem_file_iter(ca).map_err(|e| err(format!("{}: {e}", ca.display())))?;
-    for c in certs {
-        let c = c.map_err(|e| err(format!("{}: {e}", ca.display())))?;
-        roots.add(c).map_err(|e| err(format!("{}: {e}", ca.display())))?;
-    }
-    if roots.is_empty() {
-        return Err(err(format!("{}: no certificate found", ca.display())));
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let cfg = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(err)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let cfg = crate::tls_client::trusting(ca).map_err(err)?;
     Ok(Some(Arc::new(cfg)))
 }
 

@@ -290,7 +290,7 @@ impl GrantStore for SqliteGrants {
             Ok(s)
         });
         let pending = pending.map_err(GrantError::Store)?;
-        if let Err(e) = record(&pending) {
+        if let Err(e) = record(&pending, None) {
             // Never recorded, never effective: the row goes (or `recover` finds it).
             let _ = self.drop_pending(pending.id);
             return Err(e);
@@ -340,7 +340,7 @@ impl GrantStore for SqliteGrants {
             Ok(Ok(StoredGrant { revoked_at: Some(now), revoked_by: Some(by.to_owned()), ..g }))
         });
         let asked = r.map_err(GrantError::Store)??;
-        if let Err(e) = record(&asked) {
+        if let Err(e) = record(&asked, None) {
             let _ = self.with(|c| {
                 c.execute(
                     "UPDATE grants SET revoked_by = NULL WHERE id = ?1 AND revoked_s IS NULL",
@@ -365,11 +365,11 @@ impl GrantStore for SqliteGrants {
             .pending("pending = 0 AND revoked_s IS NULL AND revoked_by IS NOT NULL")
             .map_err(GrantError::Store)?;
         for g in &adds {
-            abandoned(g)?;
+            abandoned(g, None)?;
             self.drop_pending(g.id).map_err(GrantError::Store)?;
         }
         for g in &revokes {
-            revoked(&StoredGrant { revoked_at: Some(now), ..g.clone() })?;
+            revoked(&StoredGrant { revoked_at: Some(now), ..g.clone() }, None)?;
             self.settle_revoke(g.id, now).map_err(GrantError::Store)?;
         }
         Ok(adds.len() + revokes.len())

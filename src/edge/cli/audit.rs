@@ -13,7 +13,7 @@ use crate::audit::guard::{missing, read_head};
 use crate::audit::search::{search, Filter};
 use crate::audit::verify::verify;
 use crate::audit::{prune, Entry};
-use crate::config::Config;
+use crate::config::{AuditSink, Config};
 use crate::core::text::hex;
 use crate::core::text::saml_time;
 use crate::edge::{clock, trust, wiring};
@@ -33,6 +33,20 @@ pub enum AuditCommand {
     /// records the prune in it, then deletes the files. `verify` accepts the shortened
     /// chain because of that record. Run it while no server writes the log.
     Prune(PruneArgs),
+    /// Write the log as JSON-lines files, one chain per replica (`<replica>-<seq>.jsonl`),
+    /// that `sesame audit verify FILES…` and the tools in docs/audit-format.md check
+    /// offline. From PostgreSQL, every replica's chain; from files, the configured one.
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The directory to write into (created; existing files of the same name are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Only this replica's chain.
+    #[arg(long)]
+    pub replica: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -98,9 +112,33 @@ pub struct ShowArgs {
     pub response: PathBuf,
 }
 
-fn files(cfg: &Config, given: Vec<PathBuf>) -> Result<Vec<PathBuf>, Failure> {
+/// The chains to read: `(replica, files in chain order)`, and the temporary directory
+/// a database's chains were exported into (removed on drop).
+struct Logs {
+    chains: Vec<(String, Vec<PathBuf>)>,
+    _exported: Option<tempfile::TempDir>,
+}
+
+impl Logs {
+    fn all_files(&self) -> Vec<PathBuf> {
+        self.chains.iter().flat_map(|(_, f)| f.iter().cloned()).collect()
+    }
+}
+
+/// Files given on the command line (one chain), every chain in the database, or the
+/// configured replica's files.
+fn logs(cfg: &Config, given: Vec<PathBuf>) -> Result<Logs, Failure> {
     if !given.is_empty() {
-        return Ok(given);
+        return Ok(Logs { chains: vec![(String::new(), given)], _exported: None });
+    }
+    if cfg.audit.sink == AuditSink::Postgres {
+        let tmp = tempfile::tempdir()
+            .map_err(|e| Failure::new(3, format!("cannot make a temporary directory: {e}")))?;
+        let chains = export_db(cfg, tmp.path(), None)?;
+        if chains.is_empty() {
+            return Err(Failure::new(3, "no audit records in the database"));
+        }
+        return Ok(Logs { chains, _exported: Some(tmp) });
     }
     let v = log_files(&cfg.audit.dir, &cfg.audit.replica).map_err(|e| Failure::new(3, e))?;
     if v.is_empty() {
@@ -109,7 +147,45 @@ fn files(cfg: &Config, given: Vec<PathBuf>) -> Result<Vec<PathBuf>, Failure> {
             format!("no audit log files for replica {:?} in {}", cfg.audit.replica, cfg.audit.dir.display()),
         ));
     }
-    Ok(v)
+    Ok(Logs { chains: vec![(cfg.audit.replica.clone(), v)], _exported: None })
+}
+
+/// Writes the database's chains (or one) into `dir`.
+fn export_db(cfg: &Config, dir: &Path, only: Option<&str>) -> Result<Vec<(String, Vec<PathBuf>)>, Failure> {
+    let db = wiring::database(cfg).map_err(|e| Failure::new(3, e))?;
+    let mut out = Vec::new();
+    for replica in crate::audit::postgres::replicas(&db).map_err(|e| Failure::new(3, e))? {
+        if only.is_some_and(|o| o != replica) {
+            continue;
+        }
+        let (files, _) = crate::audit::postgres::export(&db, &replica, dir, cfg.audit.rotate_bytes)
+            .map_err(|e| Failure::new(3, e))?;
+        out.push((replica, files));
+    }
+    Ok(out)
+}
+
+fn export(cfg: &Config, a: &ExportArgs) -> Result<(), Failure> {
+    let chains = if cfg.audit.sink == AuditSink::Postgres {
+        export_db(cfg, &a.out, a.replica.as_deref())?
+    } else {
+        let replica = a.replica.clone().unwrap_or_else(|| cfg.audit.replica.clone());
+        std::fs::create_dir_all(&a.out).map_err(|e| Failure::new(3, format!("{}: {e}", a.out.display())))?;
+        let mut copied = Vec::new();
+        for f in log_files(&cfg.audit.dir, &replica).map_err(|e| Failure::new(3, e))? {
+            let to = a.out.join(f.file_name().unwrap_or_default());
+            std::fs::copy(&f, &to).map_err(|e| Failure::new(3, format!("{}: {e}", to.display())))?;
+            copied.push(to);
+        }
+        vec![(replica, copied)]
+    };
+    for (replica, files) in &chains {
+        println!("replica {replica}: {} files in {}", files.len(), a.out.display());
+    }
+    if chains.iter().all(|(_, f)| f.is_empty()) {
+        return Err(Failure::new(3, "nothing to export: no records"));
+    }
+    Ok(())
 }
 
 fn time(flag: &'static str, v: Option<String>) -> Result<Option<chrono::DateTime<chrono::Utc>>, Failure> {
@@ -149,7 +225,7 @@ fn prune(cfg: &Config, through: u64) -> Result<(), Failure> {
     let plan = prune::plan(&cfg.audit.dir, &cfg.audit.replica, through).map_err(|e| Failure::new(2, e))?;
     let now = clock::now();
     let (material, _) = wiring::load_keys(cfg, now).map_err(|e| Failure::new(3, e))?;
-    let log = wiring::open_audit(cfg, &material, now).map_err(|e| Failure::new(3, e))?;
+    let log = wiring::open_audit_accepting(cfg, &material, now, None).map_err(|e| Failure::new(3, e))?;
     let entry = Entry {
         time: saml_time(now),
         caller: Some(format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))),
@@ -191,54 +267,13 @@ pub fn run(config: Option<&Path>, cmd: AuditCommand) -> Result<(), Failure> {
     match cmd {
         AuditCommand::AcceptLoss(a) => accept_loss(&cfg, &a.reason),
         AuditCommand::Prune(a) => prune(&cfg, a.through),
+        AuditCommand::Export(a) => export(&cfg, &a),
         AuditCommand::Verify(a) => {
             let certs = certs(&cfg, &a.cert)?;
             let defaulted = a.files.is_empty();
-            let files = files(&cfg, a.files)?;
-            let r =
-                verify(&files, &certs).map_err(|b| Failure::new(1, format!("audit log broken at {b}")))?;
-            let mut pruned = None;
-            if defaulted {
-                pruned = r.require_genesis().map_err(|e| Failure::new(1, e))?;
-                if let Some(head) =
-                    read_head(&cfg.audit.dir, &cfg.audit.replica).map_err(|e| Failure::new(1, e))?
-                {
-                    if head.seq > r.last_seq {
-                        return Err(Failure::new(
-                            1,
-                            missing(&cfg.audit.dir, &cfg.audit.replica, &head, r.last_seq),
-                        ));
-                    }
-                }
-            }
-            println!(
-                "ok: replica {} — {} records (seq {}..{}) in {} files, {} checkpoints, head {}",
-                r.replica, r.records, r.first_seq, r.last_seq, r.files, r.checkpoints, r.head
-            );
-            match pruned {
-                Some(through) => {
-                    println!("note: records 1..={through} were pruned (a prune record declares it)")
-                }
-                None if r.starts_mid_chain => {
-                    println!("note: the chain starts at seq {} (earlier files were not given)", r.first_seq)
-                }
-                None => {}
-            }
-            if r.v1_checkpoints > 0 {
-                println!(
-                    "note: {} checkpoints are of record format 1: they sign replica, seq and prev, not their time",
-                    r.v1_checkpoints
-                );
-            }
-            if r.unsealed > 0 {
-                let msg = format!(
-                    "{} records follow the last checkpoint: a truncation among them would not be detectable",
-                    r.unsealed
-                );
-                if a.sealed {
-                    return Err(Failure::new(1, msg));
-                }
-                println!("warning: {msg}");
+            let logs = logs(&cfg, a.files)?;
+            for (_, files) in &logs.chains {
+                verify_chain(&cfg, files, &certs, defaulted, a.sealed)?;
             }
             Ok(())
         }
@@ -252,7 +287,7 @@ pub fn run(config: Option<&Path>, cmd: AuditCommand) -> Result<(), Failure> {
                 since: time("--since", a.since)?,
                 until: time("--until", a.until)?,
             };
-            let found = search(&files(&cfg, a.files)?, &filter).map_err(|e| Failure::new(3, e))?;
+            let found = search(&logs(&cfg, a.files)?.all_files(), &filter).map_err(|e| Failure::new(3, e))?;
             note_torn(&found);
             let hits = found.hits;
             match a.format {
@@ -319,10 +354,11 @@ fn show(cfg: &Config, path: &Path) -> Result<(), Failure> {
     println!("signature: valid (certificate {key_id}), assertion {assertion_id}");
     let mut hits = Vec::new();
     let mut digest = String::new();
+    let logs = logs(cfg, Vec::new())?;
     for c in &candidates {
         digest = hex(&openssl::sha::sha256(c));
         let filter = Filter { response_sha256: Some(digest.clone()), ..Filter::default() };
-        let found = search(&files(cfg, Vec::new())?, &filter).map_err(|e| Failure::new(3, e))?;
+        let found = search(&logs.all_files(), &filter).map_err(|e| Failure::new(3, e))?;
         note_torn(&found);
         hits = found.hits;
         if !hits.is_empty() {
@@ -340,4 +376,55 @@ fn show(cfg: &Config, path: &Path) -> Result<(), Failure> {
             format!("no audit record with response digest {digest} and assertion {assertion_id}"),
         )),
     }
+}
+
+/// Verifies one chain and prints its summary. `defaulted`: the configured log, which
+/// must start at its genesis (or a declared prune) and reach its head file.
+fn verify_chain(
+    cfg: &Config,
+    files: &[PathBuf],
+    certs: &HashMap<String, PKey<Public>>,
+    defaulted: bool,
+    sealed: bool,
+) -> Result<(), Failure> {
+    let r = verify(files, certs).map_err(|b| Failure::new(1, format!("audit log broken at {b}")))?;
+    let mut pruned = None;
+    if defaulted {
+        pruned = r.require_genesis().map_err(|e| Failure::new(1, e))?;
+    }
+    if defaulted && cfg.audit.sink == AuditSink::Files {
+        if let Some(head) = read_head(&cfg.audit.dir, &cfg.audit.replica).map_err(|e| Failure::new(1, e))? {
+            if head.seq > r.last_seq {
+                return Err(Failure::new(1, missing(&cfg.audit.dir, &cfg.audit.replica, &head, r.last_seq)));
+            }
+        }
+    }
+    println!(
+        "ok: replica {} — {} records (seq {}..{}) in {} files, {} checkpoints, head {}",
+        r.replica, r.records, r.first_seq, r.last_seq, r.files, r.checkpoints, r.head
+    );
+    match pruned {
+        Some(through) => println!("note: records 1..={through} were pruned (a prune record declares it)"),
+        None if r.starts_mid_chain => {
+            println!("note: the chain starts at seq {} (earlier files were not given)", r.first_seq)
+        }
+        None => {}
+    }
+    if r.v1_checkpoints > 0 {
+        println!(
+            "note: {} checkpoints are of record format 1: they sign replica, seq and prev, not their time",
+            r.v1_checkpoints
+        );
+    }
+    if r.unsealed > 0 {
+        let msg = format!(
+            "{} records follow the last checkpoint: a truncation among them would not be detectable",
+            r.unsealed
+        );
+        if sealed {
+            return Err(Failure::new(1, msg));
+        }
+        println!("warning: {msg}");
+    }
+    Ok(())
 }

@@ -90,7 +90,7 @@ type Opened = (Arc<dyn GrantStore>, Arc<dyn AuditLog>);
 fn open(cfg: &Config) -> Result<Opened, Failure> {
     let (material, _) = wiring::load_keys(cfg, clock::now()).map_err(|e| Failure::new(3, e))?;
     let audit: Arc<dyn AuditLog> =
-        Arc::new(wiring::open_audit(cfg, &material, clock::now()).map_err(|e| Failure::new(3, e))?);
+        wiring::open_audit(cfg, &material, clock::now()).map_err(|e| Failure::new(3, e))?;
     let (_, store) =
         wiring::open_grants(cfg, audit.as_ref(), clock::now()).map_err(|e| Failure::new(3, e))?;
     let store = store.ok_or_else(|| Failure::new(2, GrantError::ReadOnly))?;
@@ -126,7 +126,8 @@ pub fn run(config: Option<&Path>, cmd: GrantsCommand) -> Result<(), Failure> {
         }
         let (material, _) = wiring::load_keys(&cfg, now).map_err(|e| Failure::new(3, e))?;
         let audit = wiring::open_audit(&cfg, &material, now).map_err(|e| Failure::new(3, e))?;
-        let path = wiring::init_grants(&cfg, &audit, reason, &who, now).map_err(|e| Failure::new(3, e))?;
+        let path =
+            wiring::init_grants(&cfg, audit.as_ref(), reason, &who, now).map_err(|e| Failure::new(3, e))?;
         println!("created an empty grants store at {}", path.display());
         return audit.close().map_err(|e| Failure::new(3, e));
     }

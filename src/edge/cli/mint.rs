@@ -77,11 +77,7 @@ pub fn run(config: Option<&Path>, a: MintArgs) -> Result<(), Failure> {
         eprintln!("generated a development signing key: {}", cfg.keys.signing_key.display());
     }
     let audit = wiring::open_audit(&cfg, &material, clock::now()).map_err(|e| Failure::new(3, e))?;
-    if let Some((aside, bytes)) = &audit.recovery().torn {
-        eprintln!("audit: set aside a torn partial record ({bytes} bytes) in {}", aside.display());
-    }
-    let minter =
-        wiring::minter(&cfg, &material, std::sync::Arc::new(audit)).map_err(|e| Failure::new(3, e))?;
+    let minter = wiring::minter(&cfg, &material, audit).map_err(|e| Failure::new(3, e))?;
     let input = MintInput {
         user: a.user,
         instance_id: a.instance,

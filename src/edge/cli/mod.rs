@@ -6,6 +6,7 @@
 mod audit;
 mod check;
 pub mod common;
+mod db;
 mod grants;
 mod keys;
 mod metadata;
@@ -59,6 +60,9 @@ pub enum Command {
     /// Verify, search and show the assertion log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// The shared PostgreSQL's schema: migrate, status.
+    #[command(subcommand)]
+    Db(db::DbCommand),
 }
 
 /// Runs one parsed command; returns what to print on success.
@@ -73,5 +77,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Check(a) => check::run(config, a),
         Command::Audit(a) => audit::run(config, a),
         Command::Grants(a) => grants::run(config, a),
+        Command::Db(a) => db::run(config, a),
     }
 }

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::common::{load_config, Failure};
 use crate::audit::AuditLog;
+use crate::config::server::Management;
 use crate::edge::http::denials::{Denials, FLUSH};
 use crate::edge::http::metrics::Metrics;
 use crate::edge::http::state::State;
@@ -69,7 +70,7 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
         eprintln!("generated a development signing key: {}", cfg.keys.signing_key.display());
     }
     let audit: Arc<dyn AuditLog> =
-        Arc::new(wiring::open_audit(&cfg, &material, now).map_err(|e| Failure::new(3, e))?);
+        wiring::open_audit(&cfg, &material, now).map_err(|e| Failure::new(3, e))?;
     let minter = wiring::minter(&cfg, &material, audit.clone()).map_err(|e| Failure::new(3, e))?;
     let metadata = trust::metadata(&cfg, &material, now).map_err(|e| Failure::new(3, e))?;
     let denials = Arc::new(Denials::default());
@@ -91,6 +92,13 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
     let listener = TcpListener::bind(cfg.server.listen)
         .map_err(|e| Failure::new(3, format!("{}: {e}", cfg.server.listen)))?;
     let addr = listener.local_addr().map_err(|e| Failure::new(3, e.to_string()))?;
+    let management = match cfg.server.management {
+        Management::Off => None,
+        Management::At(m) => Some(TcpListener::bind(m).map_err(|e| Failure::new(3, format!("server.management_listen {m}: {e}")))?),
+        Management::Default(m) => TcpListener::bind(m)
+            .inspect_err(|e| tracing::warn!(address = %m, error = %e, "no management listener (the default address is taken); set server.management_listen"))
+            .ok(),
+    };
     let role_account = cfg.aws.role_arn.split(':').nth(4).unwrap_or_default().to_owned();
     let server_cfg = cfg.server.clone();
     let state = State {
@@ -109,6 +117,14 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
     let (flusher, flush_log) = (denials.clone(), audit.clone());
     let result = system.block_on(async move {
         let server = server::build(state.clone(), listener, tls.as_ref(), &server_cfg)?;
+        let mut management_addr = None;
+        let mut management_handle = None;
+        if let Some(l) = management {
+            management_addr = l.local_addr().ok();
+            let m = server::build_management(state.clone(), l)?;
+            management_handle = Some(m.handle());
+            actix_web::rt::spawn(m);
+        }
         actix_web::rt::spawn(async move {
             loop {
                 actix_web::rt::time::sleep(FLUSH).await;
@@ -142,12 +158,23 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {scheme}://{addr}");
+        if let Some(m) = management_addr {
+            let _ = writeln!(out, "management on http://{m}");
+        }
         let _ = out.flush();
         drop(out);
-        server.await
+        let result = server.await;
+        // The management listener holds the state too: stop it so the log is sealed.
+        if let Some(h) = management_handle {
+            h.stop(false).await;
+        }
+        result
     });
     // Denials counted since the last interval, then the log is sealed with the state.
     denials.flush_now(audit.as_ref());
+    if let Err(e) = audit.close() {
+        tracing::error!(error = %e, "the audit log could not be sealed at shutdown");
+    }
     drop(audit);
     result.map_err(|e| Failure::new(3, format!("server: {e}")))
 }

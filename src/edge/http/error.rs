@@ -98,7 +98,9 @@ impl ApiError {
             },
             ApiError::Grant(e) => match e {
                 GrantError::Invalid { .. } => StatusCode::BAD_REQUEST,
-                GrantError::AlreadyRevoked(_) | GrantError::ReadOnly => StatusCode::CONFLICT,
+                GrantError::AlreadyRevoked(_) | GrantError::ReadOnly | GrantError::Conflict(_) => {
+                    StatusCode::CONFLICT
+                }
                 GrantError::NotFound(_) => StatusCode::NOT_FOUND,
                 GrantError::Store(l) => lookup(l),
             },

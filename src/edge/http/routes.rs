@@ -130,6 +130,21 @@ pub async fn healthz(state: web::Data<State>, req: HttpRequest) -> Result<HttpRe
 /// Any authenticated caller: key loaded, directory reachable, audit writable, grants open.
 pub async fn readyz(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     require(&state, &req, &[])?;
+    readiness(state).await
+}
+
+/// The management listener (plain HTTP, no client certificate): alive.
+pub async fn management_healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "ok"}))
+}
+
+/// The management listener: ready, as `/readyz` on the API listener says.
+pub async fn management_readyz(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
+    readiness(state).await
+}
+
+/// 200 `ready` or 503 `not_ready`, with each check's state.
+async fn readiness(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     let st = state.clone();
     let checks = blocking(move || {
         let m = &st.minter;

@@ -159,3 +159,25 @@ pub fn build(
     };
     Ok(server.run())
 }
+
+/// The management listener: plain HTTP, `/healthz` and `/readyz` only (for a load
+/// balancer's health check, which has no client certificate); everything else is 404.
+pub fn build_management(
+    data: web::Data<State>,
+    listener: std::net::TcpListener,
+) -> std::io::Result<actix_web::dev::Server> {
+    let app = move || {
+        App::new()
+            .app_data(data.clone())
+            .service(resource("/healthz", "GET").route(web::get().to(routes::management_healthz)))
+            .service(resource("/readyz", "GET").route(web::get().to(routes::management_readyz)))
+            .default_service(web::to(not_found))
+    };
+    Ok(HttpServer::new(app)
+        .workers(1)
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .shutdown_timeout(1)
+        .disable_signals()
+        .listen(listener)?
+        .run())
+}
