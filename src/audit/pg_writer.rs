@@ -302,10 +302,12 @@ impl PgWriter {
         if !rows.is_empty() {
             rows.insert(&tx, &self.chain.replica).await.map_err(failed)?;
         }
-        // From here the outcome is the server's: a broken connection leaves it unknown.
+        // From here the outcome is the server's. Only a plain ERROR is a rollback; a
+        // broken connection, or a FATAL (the session ended during COMMIT), leaves it
+        // unknown, and the next connection reads the head to learn which it was.
         tx.commit().await.map_err(|e| match e.as_db_error() {
-            Some(_) => Outcome::Failed(pg_err(&e)),
-            None => Outcome::Unknown(pg_err(&e)),
+            Some(d) if d.severity() == "ERROR" => Outcome::Failed(pg_err(&e)),
+            _ => Outcome::Unknown(pg_err(&e)),
         })?;
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.stats.sync_nanos.fetch_add(nanos, Ordering::Relaxed);
