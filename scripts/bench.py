@@ -72,14 +72,15 @@ def rss_kib(pid):
 
 
 class Server:
-    def __init__(self, binary):
-        self.dir = tempfile.mkdtemp(prefix="sesame-bench-")
-        shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(self.dir, "policies"))
+    def __init__(self, binary, config=None, workdir=None):
+        self.dir = workdir or tempfile.mkdtemp(prefix="sesame-bench-")
+        if not workdir:
+            shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(self.dir, "policies"))
         env = dict(os.environ, SESAME_LOG="warn")
         env.pop("SESAME_CONFIG", None)
+        args = [binary] + (["--config", config] if config else []) + ["serve", "--listen", "127.0.0.1:0"]
         self.proc = subprocess.Popen(
-            [binary, "serve", "--listen", "127.0.0.1:0"], cwd=self.dir, env=env,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            args, cwd=self.dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         for line in self.proc.stdout:
             m = re.match(r"listening on (\S+)", line)
@@ -120,6 +121,60 @@ def oha(oha_bin, srv, conc, seconds, rate=None, count=None):
     }
 
 
+class Postgres:
+    """A throwaway cluster (scripts/postgres.sh: TLS, loopback), a migrated database and
+    a sesame configuration with grants and audit in it (the demo grants imported)."""
+
+    def __init__(self, binary, port=15499):
+        self.pgdir = tempfile.mkdtemp(prefix="sesame-bench-pg-")
+        os.chmod(self.pgdir, 0o755)
+        try:
+            self.setup(binary, port)
+        except BaseException:
+            self.stop()
+            raise
+
+    def setup(self, binary, port):
+        run([os.path.join(ROOT, "scripts/postgres.sh"), "start", self.pgdir], env=dict(os.environ, PG_PORT=str(port)))
+        env = dict(l.split("=", 1) for l in open(os.path.join(self.pgdir, "env")).read().splitlines() if "=" in l)
+        pw = open(env["PG_ADMIN_PASSWORD_FILE"]).read().strip()
+        run(["psql", "-X", "-q", "-h", env["PG_SOCK"], "-p", env["PG_PORT"], "-U", "pgadmin", "-d", "postgres",
+             "-c", "CREATE DATABASE sesame OWNER sesame_owner"], env=dict(os.environ, PGPASSWORD=pw))
+        self.dir = tempfile.mkdtemp(prefix="sesame-bench-")
+        shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(self.dir, "policies"))
+        text = open(os.path.join(ROOT, "policies/sesame.toml")).read()
+        text = re.sub(r"\n\[grants\][^\[]*", '\n[grants]\nkind = "postgres"\nmax_seconds = 157680000\n\n', text)
+        text = re.sub(r"\n\[audit\][^\[]*", '\n[audit]\nkind = "postgres"\nreplica = "bench"\n\n', text)
+        text += (f'\n[database]\nhost = "127.0.0.1"\nport = {env["PG_PORT"]}\ndbname = "sesame"\nuser = "sesame"\n'
+                 f'password_file = "{env["PG_PASSWORD_FILE"]}"\nca_file = "{env["PG_CA"]}"\n')
+        self.config = os.path.join(self.dir, "sesame-pg.toml")
+        with open(self.config, "w") as f:
+            f.write(text)
+        cli = [binary, "--config", self.config]
+        run(cli + ["db", "migrate", "--user", "sesame_owner", "--password-file", env["PG_OWNER_PASSWORD_FILE"]],
+            cwd=self.dir)
+        run(cli + ["grants", "import", "policies/demo/grants.toml"], cwd=self.dir)
+
+    def stop(self):
+        subprocess.run([os.path.join(ROOT, "scripts/postgres.sh"), "stop", self.pgdir], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.pgdir, ignore_errors=True)
+
+
+def levels(a, srv):
+    """Warm-up, then c=1/4/16/64 and half the best rate at c=16/64."""
+    oha(a.oha, srv, 4, 0, count=500)
+    out = {"levels": [oha(a.oha, srv, conc, a.seconds) for conc in (1, 4, 16, 64)]}
+    best = max(out["levels"], key=lambda x: x["rps"])
+    half = int(best["rps"] / 2)
+    out["half"] = []
+    for conc in (16, 64):
+        h = oha(a.oha, srv, conc, a.seconds, rate=half)
+        h["rate"] = half
+        out["half"].append(h)
+    return out, best, half
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--oha", required=True)
@@ -127,6 +182,7 @@ def main():
     ap.add_argument("--seconds", type=int, default=10, help="per load level")
     ap.add_argument("--soak", type=int, default=0, help="seconds of memory soak (0: none)")
     ap.add_argument("--flood", action="store_true", help="also: half rate at c=16 during an anonymous flood")
+    ap.add_argument("--postgres", action="store_true", help="also: the same levels with grants and audit in PostgreSQL")
     ap.add_argument("--json", default=os.path.join(ROOT, "target/bench/results.json"))
     a = ap.parse_args()
     cores = os.cpu_count() or 1
@@ -145,15 +201,8 @@ def main():
     print("3/6 service under oha ...", file=sys.stderr)
     srv = Server(binary)
     try:
-        oha(a.oha, srv, 4, 0, count=500)  # warm-up: connections, caches, audit file
-        r["levels"] = [oha(a.oha, srv, conc, a.seconds) for conc in (1, 4, 16, 64)]
-        best = max(r["levels"], key=lambda x: x["rps"])
-        half = int(best["rps"] / 2)
-        r["half"] = []
-        for conc in (16, 64):
-            h = oha(a.oha, srv, conc, a.seconds, rate=half)
-            h["rate"] = half
-            r["half"].append(h)
+        measured, best, half = levels(a, srv)  # warm-up: connections, caches, audit file
+        r.update(measured)
         if a.flood:
             print("flood: half rate at c=16 while 4 anonymous clients are turned away ...", file=sys.stderr)
             audit = os.path.join(srv.dir, "var/audit")
@@ -188,6 +237,18 @@ def main():
             r["soak"] = {"seconds": a.soak, "rps": out["summary"]["requestsPerSec"], "samples_kib": samples}
     finally:
         srv.stop()
+
+    if a.postgres:
+        print("3b/6 the service with grants and audit in PostgreSQL ...", file=sys.stderr)
+        pg = Postgres(binary)
+        try:
+            psrv = Server(binary, config=pg.config, workdir=pg.dir)
+            try:
+                r["postgres"], _, _ = levels(a, psrv)
+            finally:
+                psrv.stop()
+        finally:
+            pg.stop()
 
     print("4/6 peer IdP: pysaml2 ...", file=sys.stderr)
     with tempfile.TemporaryDirectory() as d:
@@ -234,6 +295,14 @@ def report(r):
     for h in r["half"]:
         print(f"| service at half the best rate ({h['rate']:,}/s offered), c={h['concurrency']}: p99 "
               f"| {h['p99_ms']:.2f} ms ({h['rps']:,.0f} req/s, p50 {h['p50_ms']:.2f} ms) | — | — | < 10 ms |")
+    if "postgres" in r:
+        for lv, base in zip(r["postgres"]["levels"], r["levels"]):
+            print(f"| PostgreSQL grants + audit, c={lv['concurrency']}: req/s (p50 / p99 ms; server CPU per request) "
+                  f"| {lv['rps']:,.0f} ({lv['p50_ms']:.2f} / {lv['p99_ms']:.2f}; {lv['server_cpu_us']:.0f} µs) "
+                  f"| embedded {base['rps']:,.0f} | {pct(lv['rps'], base['rps'])} | ≥ 80 % |")
+        for h in r["postgres"]["half"]:
+            print(f"| PostgreSQL at half its best rate ({h['rate']:,}/s offered), c={h['concurrency']}: p99 "
+                  f"| {h['p99_ms']:.2f} ms ({h['rps']:,.0f} req/s, p50 {h['p50_ms']:.2f} ms) | — | — | < 10 ms |")
     p = r["peer"]
     per_core = p["per_cpu_second"] or p["per_second"]
     print(f"| peer IdP pysaml2, same Assertion, per CPU-second | {per_core:,.1f}/s | sesame in process "

@@ -32,8 +32,7 @@ fn fixture() -> &'static Fixture {
         let now = chrono::DateTime::from_timestamp(1_764_601_200, 0).unwrap_or_default();
         let (material, _) = sesame::edge::wiring::load_keys(&cfg, now).expect("keys");
         let audit = sesame::edge::wiring::open_audit(&cfg, &material, now).expect("audit");
-        let minter =
-            sesame::edge::wiring::minter(&cfg, &material, std::sync::Arc::new(audit)).expect("minter");
+        let minter = sesame::edge::wiring::minter(&cfg, &material, audit).expect("minter");
         let cert = std::fs::read(&cfg.keys.signing_cert).expect("cert");
         Fixture { audit_dir: cfg.audit.dir.clone(), _dir: dir, minter, cert }
     })

@@ -21,6 +21,7 @@ pub mod file;
 pub mod files;
 pub mod guard;
 pub mod log;
+pub mod pg_rows;
 pub mod pg_writer;
 pub mod postgres;
 pub mod prune;

@@ -15,11 +15,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Statement};
 
 use super::chain::{hash_line, Chain, GENESIS};
 use super::log::{AuditError, Receipt};
+use super::pg_rows::{chain_row, checkpoint_row, run_effect, Rows, INSERT};
 use super::record::{Entry, Kind, Record};
 use super::writer::{Reply, Stats};
 use crate::db::{Db, DbError, Effect};
@@ -80,6 +80,8 @@ pub(super) struct PgWriter {
     pub(super) db: Arc<Db>,
     pub(super) chain: Chain,
     client: Option<Client>,
+    /// [`INSERT`], prepared on `client`.
+    insert: Option<Statement>,
     unsure: Option<Unsure>,
     /// Records of a batch that did not commit, to go first in the next one.
     again: Vec<(Kind, Entry)>,
@@ -98,6 +100,7 @@ impl PgWriter {
             db,
             chain,
             client: None,
+            insert: None,
             unsure: None,
             again: Vec::new(),
             health: Arc::default(),
@@ -173,6 +176,7 @@ impl PgWriter {
             }
         };
         (self.chain.seq, self.chain.prev, self.chain.last_time) = (seq, prev, time);
+        self.insert = None;
         self.client = Some(client);
         if let Some(u) = self.unsure.take() {
             let head = self.chain.saved();
@@ -270,45 +274,55 @@ impl PgWriter {
     ) -> Result<(), Outcome> {
         let started = Instant::now();
         let client = self.client.as_mut().ok_or_else(|| Outcome::Failed(AuditError::stopped()))?;
+        let insert = match &self.insert {
+            Some(st) => st.clone(),
+            None => {
+                let st = client.prepare(INSERT).await.map_err(|e| Outcome::Failed(pg_err(&e)))?;
+                self.insert = Some(st.clone());
+                st
+            }
+        };
         let failed = |e: tokio_postgres::Error| Outcome::Failed(pg_err(&e));
-        let mut tx = client.transaction().await.map_err(failed)?;
-        for item in items {
-            if let Some(fx) = &item.effect {
-                match run_effect(&mut tx, fx).await {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        done.push((item.reply, Err(AuditError::Refused(fx.refused.clone()))));
-                        continue;
-                    }
-                    Err(e) => return Err(Outcome::Failed(pg_err(&e))),
-                }
-            }
-            if item.effect.is_none() {
-                again.push((item.kind.clone(), item.entry.clone()));
-            }
-            let kind = item.kind.clone();
-            let entry = item.entry;
-            let (usr, aid) = (entry.user.clone(), entry.assertion_id.clone());
-            let (line, receipt) = self.chain.push(kind.clone(), entry).map_err(Outcome::Failed)?;
-            rows.add(&kind, &self.chain.last_time, usr, aid, receipt.hash(), receipt.seq(), line)?;
-            done.push((item.reply, Ok(receipt)));
-        }
-        if self.chain.checkpoint_due() {
-            if let Some(line) = self.chain.checkpoint().map_err(Outcome::Failed)? {
-                let (seq, hash) = self.chain.saved();
-                rows.add(&Kind::Checkpoint, &self.chain.last_time, None, None, &hash, seq, line)?;
-            }
-        }
-        if !rows.is_empty() {
-            rows.insert(&tx, &self.chain.replica).await.map_err(failed)?;
-        }
-        // From here the outcome is the server's. Only a plain ERROR is a rollback; a
-        // broken connection, or a FATAL (the session ended during COMMIT), leaves it
-        // unknown, and the next connection reads the head to learn which it was.
-        tx.commit().await.map_err(|e| match e.as_db_error() {
+        // Only a plain ERROR is a rollback; a broken connection, or a FATAL (the session
+        // ended while committing), leaves the outcome unknown, and the next connection
+        // reads the head to learn which it was.
+        let unsure = |e: tokio_postgres::Error| match e.as_db_error() {
             Some(d) if d.severity() == "ERROR" => Outcome::Failed(pg_err(&e)),
             _ => Outcome::Unknown(pg_err(&e)),
-        })?;
+        };
+        if items.iter().all(|i| i.effect.is_none()) {
+            // Records only: one INSERT is its own transaction (one round trip).
+            for item in items {
+                again.push((item.kind.clone(), item.entry.clone()));
+                chain_row(&mut self.chain, item, done, rows)?;
+            }
+            checkpoint_row(&mut self.chain, rows)?;
+            if !rows.is_empty() {
+                rows.insert(&*client, &insert, &self.chain.replica).await.map_err(unsure)?;
+            }
+        } else {
+            let mut tx = client.transaction().await.map_err(failed)?;
+            for item in items {
+                if let Some(fx) = &item.effect {
+                    match run_effect(&mut tx, fx).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            done.push((item.reply, Err(AuditError::Refused(fx.refused.clone()))));
+                            continue;
+                        }
+                        Err(e) => return Err(Outcome::Failed(pg_err(&e))),
+                    }
+                } else {
+                    again.push((item.kind.clone(), item.entry.clone()));
+                }
+                chain_row(&mut self.chain, item, done, rows)?;
+            }
+            checkpoint_row(&mut self.chain, rows)?;
+            if !rows.is_empty() {
+                rows.insert(&tx, &insert, &self.chain.replica).await.map_err(failed)?;
+            }
+            tx.commit().await.map_err(unsure)?;
+        }
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.stats.sync_nanos.fetch_add(nanos, Ordering::Relaxed);
         Ok(())
@@ -383,95 +397,9 @@ impl PgWriter {
     }
 }
 
-enum Outcome {
+pub(super) enum Outcome {
     /// Rolled back: nothing of the batch is in the database.
     Failed(AuditError),
     /// COMMIT sent, no answer: the batch may or may not be in the database.
     Unknown(AuditError),
-}
-
-/// Runs an effect under a savepoint: `Ok(true)` when it touched the rows it must.
-async fn run_effect(
-    tx: &mut tokio_postgres::Transaction<'_>,
-    fx: &Effect,
-) -> Result<bool, tokio_postgres::Error> {
-    let sp = tx.savepoint("sesame_effect").await?;
-    let params: Vec<&(dyn ToSql + Sync)> = fx.params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
-    match sp.execute(fx.sql, &params).await {
-        Ok(n) if n == fx.rows => {
-            sp.commit().await?;
-            Ok(true)
-        }
-        Ok(_) => {
-            sp.rollback().await?;
-            Ok(false)
-        }
-        Err(e) if e.as_db_error().is_some() => {
-            tracing::warn!(error = %DbError::from_pg(&e), "a grant change was refused by the database");
-            sp.rollback().await?;
-            Ok(false)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// The columns of one multi-row INSERT.
-#[derive(Default)]
-struct Rows {
-    seq: Vec<i64>,
-    kind: Vec<String>,
-    at: Vec<String>,
-    usr: Vec<Option<String>>,
-    aid: Vec<Option<String>>,
-    hash: Vec<String>,
-    line: Vec<String>,
-}
-
-impl Rows {
-    #[allow(clippy::too_many_arguments)]
-    fn add(
-        &mut self,
-        kind: &Kind,
-        at: &str,
-        usr: Option<String>,
-        aid: Option<String>,
-        hash: &str,
-        seq: u64,
-        line: Vec<u8>,
-    ) -> Result<(), Outcome> {
-        // serde_json writes UTF-8; anything else would not hash the same, so refuse it.
-        let line = String::from_utf8(line)
-            .map_err(|_| Outcome::Failed(AuditError::Unavailable("a record is not UTF-8".into())))?;
-        self.seq.push(i64::try_from(seq).unwrap_or(i64::MAX));
-        self.kind.push(
-            serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
-        );
-        self.at.push(at.to_owned());
-        self.usr.push(usr);
-        self.aid.push(aid);
-        self.hash.push(hash.to_owned());
-        self.line.push(line);
-        Ok(())
-    }
-
-    fn len(&self) -> usize {
-        self.seq.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.seq.is_empty()
-    }
-
-    async fn insert(
-        &self,
-        tx: &tokio_postgres::Transaction<'_>,
-        replica: &str,
-    ) -> Result<u64, tokio_postgres::Error> {
-        tx.execute(
-            "INSERT INTO audit_records (replica, seq, kind, at, usr, assertion_id, hash, line) \
-             SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])",
-            &[&replica, &self.seq, &self.kind, &self.at, &self.usr, &self.aid, &self.hash, &self.line],
-        )
-        .await
-    }
 }
