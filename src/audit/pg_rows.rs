@@ -7,10 +7,25 @@ use tokio_postgres::{GenericClient, Statement};
 
 use super::chain::Chain;
 use super::log::{AuditError, Receipt};
-use super::pg_writer::{Item, Outcome};
-use super::record::Kind;
+use super::record::{Entry, Kind};
 use super::writer::Reply;
 use crate::db::{DbError, Effect};
+
+/// One record waiting for its batch.
+pub(super) struct Item {
+    pub kind: Kind,
+    pub entry: Entry,
+    pub effect: Option<Effect>,
+    pub reply: Reply,
+}
+
+/// How a batch ended when it did not commit.
+pub(super) enum Outcome {
+    /// Rolled back: nothing of the batch is in the database.
+    Failed(AuditError),
+    /// COMMIT sent, no answer: the batch may or may not be in the database.
+    Unknown(AuditError),
+}
 
 /// One record onto the chain and into the batch's rows; its receipt waits for COMMIT.
 pub(super) fn chain_row(

@@ -19,10 +19,10 @@ use tokio_postgres::{Client, Statement};
 
 use super::chain::{hash_line, Chain, GENESIS};
 use super::log::{AuditError, Receipt};
-use super::pg_rows::{chain_row, checkpoint_row, run_effect, Rows, INSERT};
+use super::pg_rows::{chain_row, checkpoint_row, run_effect, Item, Outcome, Rows, INSERT};
 use super::record::{Entry, Kind, Record};
 use super::writer::{Reply, Stats};
-use crate::db::{Db, DbError, Effect};
+use crate::db::{Db, DbError};
 
 /// What `/readyz` and the handle read.
 #[derive(Debug, Default)]
@@ -39,13 +39,6 @@ impl PgHealth {
             *g = r.err().map(ToString::to_string);
         }
     }
-}
-
-pub(super) struct Item {
-    pub kind: Kind,
-    pub entry: Entry,
-    pub effect: Option<Effect>,
-    pub reply: Reply,
 }
 
 pub(super) enum Msg {
@@ -395,11 +388,4 @@ impl PgWriter {
         self.health.stopped.store(true, Ordering::Relaxed);
         self.health.connected.store(false, Ordering::Relaxed);
     }
-}
-
-pub(super) enum Outcome {
-    /// Rolled back: nothing of the batch is in the database.
-    Failed(AuditError),
-    /// COMMIT sent, no answer: the batch may or may not be in the database.
-    Unknown(AuditError),
 }

@@ -15,7 +15,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use super::chain::{Chain, CheckpointKey, GENESIS};
 use super::log::{AuditError, AuditLog, Receipt, Submitted};
-use super::pg_writer::{Item, Msg, PgHealth, PgWriter};
+use super::pg_rows::Item;
+use super::pg_writer::{Msg, PgHealth, PgWriter};
 use super::record::{Entry, Kind};
 use super::writer::{Reply, Stats};
 use crate::db::{Db, DbError, Effect};

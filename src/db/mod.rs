@@ -69,6 +69,7 @@ impl DbError {
             "read-only" => "database_read_only",
             "timed out" => "database_timeout",
             "full" => "database_full",
+            "schema" => "database_schema",
             _ => "database_unavailable",
         }
     }

@@ -251,7 +251,7 @@ pub fn schema(db: &Arc<Db>, migrate: bool) -> Result<Vec<i32>, SetupError> {
         Ok((applied, migrate::status(&*c).await?))
     })?;
     match status.problem() {
-        Some(p) => Err(SetupError::Db(DbError::new("error", format!("{}: {p}", db.describe())))),
+        Some(p) => Err(SetupError::Db(DbError::new("schema", format!("{}: {p}", db.describe())))),
         None => Ok(applied),
     }
 }

@@ -196,3 +196,20 @@ fn the_management_listener_answers_health_checks_without_a_certificate() {
     let anon = crate::server::anonymous(&a.tls.ca_cert);
     assert!(anon.get(format!("{}/readyz", a.url)).send().map(|r| !r.status().is_success()).unwrap_or(true));
 }
+
+#[test]
+fn the_database_is_reached_only_over_tls_verified_against_the_configured_ca() {
+    let db = TestDb::migrated();
+    let cfg = db.cli_config("tls");
+    let text = std::fs::read_to_string(&cfg.path).unwrap();
+    let other = crate::common::root().join("tests/data/other-signing.crt");
+    let text = text.replace(&format!("ca_file = {:?}", db.env.get("PG_CA")), &format!("ca_file = {other:?}"));
+    assert!(text.contains("other-signing.crt"), "the CA line was replaced");
+    std::fs::write(&cfg.path, text).unwrap();
+    let out = sesame().arg("--config").arg(&cfg.path).args(["db", "status"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(err.contains("certificate"), "names the failed verification: {err}");
+    let check = sesame().arg("--config").arg(&cfg.path).arg("check").output().unwrap();
+    assert!(!check.status.success(), "check reports an unverifiable database: {check:?}");
+}

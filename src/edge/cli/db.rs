@@ -16,7 +16,8 @@ use crate::edge::wiring;
 pub enum DbCommand {
     /// Apply pending schema migrations (all in one transaction, under an advisory lock).
     Migrate(OwnerArgs),
-    /// Print the schema version against this build's; exit 1 when behind, ahead or altered.
+    /// Print the schema version against this build's; exit 1 when behind, ahead or
+    /// altered, 3 when the database cannot be reached or verified.
     Status(OwnerArgs),
 }
 
@@ -80,7 +81,12 @@ pub fn run(config: Option<&Path>, cmd: DbCommand) -> Result<(), Failure> {
             migrate::latest()
         ),
         Ok(_) => println!("{}: schema at version {} (current)", db.describe(), migrate::latest()),
-        Err(e) => return Err(Failure::new(if apply { 3 } else { 1 }, e)),
+        // A schema behind, ahead or altered is a refusal (1); an unreachable or
+        // unverifiable database, or a failed migration, a dependency failure (3).
+        Err(e) => {
+            let schema = matches!(&e, wiring::SetupError::Db(d) if d.what == "schema");
+            return Err(Failure::new(if schema && !apply { 1 } else { 3 }, e));
+        }
     }
     Ok(())
 }
