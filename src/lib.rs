@@ -19,8 +19,12 @@
 //!
 //! - [`core`] — pure: ids, tags, windows, mapping, decisions; depends on nothing here;
 //! - [`secrets`] — the one loader for secret files (mode checked), used by the layers above;
-//! - [`saml`], [`audit`], [`config`], [`iam`], [`keys`] — each uses only `core` (and `secrets`);
-//! - [`adapters`] — the lookup traits; their implementations may also read `config`;
+//! - [`saml`], [`config`], [`iam`], [`keys`] — each uses only `core` (and `secrets`);
+//! - [`tls_client`] — the rustls client configuration shared by LDAP and PostgreSQL;
+//! - [`db`] — the shared PostgreSQL (runtime, pool, TLS, migrations); uses `config`;
+//! - [`audit`] — the assertion log; uses `core`, and `db` for its PostgreSQL sink;
+//! - [`adapters`] — the lookup traits; their implementations may also read `config`
+//!   and use `db`;
 //! - [`service`] — the use cases over the traits (mint, grants);
 //! - [`edge`] — CLI, HTTP, wiring, rendering, the clock: everything meets here.
 
