@@ -7,7 +7,7 @@
 //! released; after reconnecting, the chain head says whether the batch committed (only
 //! this writer appends to the replica's chain), and if it did not, its records are
 //! appended again — decisions keyed by their assertion ID, which the table keeps unique.
-//! A grant change (an [`Effect`]) runs under a savepoint in the same transaction: it and
+//! A grant change (an [`crate::db::Effect`]) runs under a savepoint in the same transaction: it and
 //! its record commit together or not at all, and an unknown outcome is never re-applied.
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -89,6 +89,9 @@ pub struct Entry {
     pub assertion_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_id: Option<String>,
+    /// The RoleSessionName the response carries (a session ID starts with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_session_name: Option<String>,
     /// SHA-256 (hex) of the exact response bytes released (the XML, before base64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_sha256: Option<String>,

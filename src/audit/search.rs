@@ -1,5 +1,5 @@
-//! Filters over the log for auditors: by user, instance, assertion ID, response
-//! digest, outcome and time range. Scans the given files in order.
+//! Filters over the log for auditors: by user, instance, assertion ID, RoleSessionName
+//! (from a Session Manager session ID), response digest, outcome and time range. Scans the given files in order.
 
 use std::path::PathBuf;
 
@@ -12,6 +12,8 @@ pub struct Filter {
     pub user: Option<String>,
     pub instance: Option<String>,
     pub assertion_id: Option<String>,
+    /// The RoleSessionName a record's response carried.
+    pub role_session_name: Option<String>,
     pub response_sha256: Option<String>,
     /// Outcome (minted, minted_some_closed, minted_all_closed, refused, failed).
     pub outcome: Option<String>,
@@ -30,6 +32,7 @@ impl Filter {
             && eq(&self.user, &e.user)
             && eq(&self.instance, &e.instance)
             && eq(&self.assertion_id, &e.assertion_id)
+            && eq(&self.role_session_name, &e.role_session_name)
             && eq(&self.response_sha256, &e.response_sha256)
             && eq(&self.outcome, &e.outcome)
             && self.since.is_none_or(|s| time.is_some_and(|t| t >= s))

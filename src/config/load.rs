@@ -16,7 +16,7 @@ use super::problems::{ConfigError, Problems};
 use super::raw::{Raw, RawEntitlements, RawSchedules, RawSource};
 use super::{database, directory, policy, server};
 use crate::core::decide::{BelowFloor, Policy, AWS_MAX_SESSION, AWS_MIN_SESSION};
-use crate::core::NameIdFormat;
+use crate::core::{NameIdFormat, SessionNaming};
 
 /// The embedded default configuration (the demo).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../policies/sesame.toml");
@@ -209,6 +209,17 @@ impl Config {
                 BelowFloor::Invalidate
             }
         };
+        let session_naming = match raw.aws.role_session_name.as_deref().unwrap_or("per_decision") {
+            "per_decision" => SessionNaming::PerDecision,
+            "user" => SessionNaming::User,
+            other => {
+                p.push(
+                    "aws.role_session_name",
+                    format!("must be \"per_decision\" (<user>.<12 hex of the assertion ID>) or \"user\" (got {other:?})"),
+                );
+                SessionNaming::PerDecision
+            }
+        };
 
         let keys = Keys {
             signing_key: base.join(required(&mut p, "keys.signing_key", raw.keys.signing_key)),
@@ -346,7 +357,15 @@ impl Config {
                     sign_response: raw.idp.sign_response.unwrap_or(false),
                     metadata_valid_days,
                 },
-                aws: Aws { role_arn, provider_arn, acs_url, audience, console_url, encryption_cert },
+                aws: Aws {
+                    role_arn,
+                    provider_arn,
+                    acs_url,
+                    audience,
+                    console_url,
+                    encryption_cert,
+                    session_naming,
+                },
                 keys,
                 policy: Policy {
                     spec: mapping.spec.clone(),

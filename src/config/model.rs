@@ -27,6 +27,8 @@ pub struct Aws {
     pub console_url: String,
     /// The IAM SAML provider's encryption certificate: assertions are encrypted to it.
     pub encryption_cert: Option<PathBuf>,
+    /// `aws.role_session_name`: per decision (default) or the user name.
+    pub session_naming: crate::core::SessionNaming,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

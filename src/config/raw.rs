@@ -110,6 +110,7 @@ pub struct RawAws {
     pub audience: Option<String>,
     pub role_max_session_seconds: Option<i64>,
     pub below_floor: Option<String>,
+    pub role_session_name: Option<String>,
     pub console_url: Option<String>,
     pub encryption_cert: Option<String>,
 }

@@ -37,6 +37,12 @@ impl Nonce {
         format!("_R{}", hex(self.0.get(16..32).unwrap_or_default()))
     }
 
+    /// The first 12 hex digits of the assertion ID: the per-decision part of a
+    /// RoleSessionName (`session_name.rs`).
+    pub fn decision_tag(&self) -> String {
+        hex(self.0.get(32..38).unwrap_or_default())
+    }
+
     /// XML ID of the Assertion: `_A` + 32 hex digits (a valid xs:ID).
     pub fn assertion_id(&self) -> String {
         format!("_A{}", hex(self.0.get(32..48).unwrap_or_default()))

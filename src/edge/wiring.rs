@@ -314,6 +314,7 @@ pub fn params(config: &Config, cert_der: &[u8]) -> ResponseParams {
         cert_b64: base64::engine::general_purpose::STANDARD.encode(cert_der),
         sign_response: config.idp.sign_response,
         encrypt_to: None,
+        session_naming: config.aws.session_naming,
     }
 }
 

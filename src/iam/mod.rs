@@ -11,6 +11,7 @@ pub mod templates;
 
 use serde_json::{json, Value};
 
+use crate::core::sentinel::SENTINEL_PREFIX;
 use crate::core::TagSpec;
 
 /// IAM's managed policy size limit (characters, whitespace not counted).
@@ -57,15 +58,45 @@ pub fn start_session_statement(spec: &TagSpec, k: usize, s: &Scope) -> Value {
     })
 }
 
+/// Defence in depth for set `k`: deny `ssm:StartSession` through the set when its
+/// principal tags carry the sentinel (a closed set). The allow of set k can only match
+/// an instance whose first tag equals set k's first principal tag, so this denies
+/// exactly what a sentinel copied onto a real EC2 tag would allow, and nothing that an
+/// open set of the same session allows. (A Deny on "any principal tag starts with the
+/// prefix" over every instance would also shut the person's open sets.) `Resource` is
+/// `*`: the document and other resources carry no such tag, so the condition is false
+/// for them.
+pub fn sentinel_deny_statement(spec: &TagSpec, k: usize) -> Value {
+    let name = spec.principal_name(k, 0);
+    let key = spec.columns().first().map(|c| c.ec2_key.as_str().to_owned()).unwrap_or_default();
+    json!({
+        "Sid": format!("DenyClosedTagSet{k}"),
+        "Effect": "Deny",
+        "Action": "ssm:StartSession",
+        "Resource": "*",
+        "Condition": {
+            "StringLike": {format!("aws:PrincipalTag/{name}"): format!("{SENTINEL_PREFIX}*")},
+            "StringEquals": {format!("ssm:resourceTag/{key}"): format!("${{aws:PrincipalTag/{name}}}")},
+        },
+    })
+}
+
 /// Statements every session needs besides the tag sets: its own sessions, the default
 /// document, and the read-only calls the Session Manager console makes.
+///
+/// Own sessions: a federated principal's `${aws:userid}` is `ROLEID:RoleSessionName`
+/// while its session IDs are `<RoleSessionName>-<hex>`, so a resource pattern
+/// `session/${aws:userid}-*` never matches; AWS's documented condition for federated
+/// users compares the session's `aws:ssmmessages:session-id` tag (the starter's user
+/// ID) instead.
 pub fn common_statements(s: &Scope) -> Vec<Value> {
     vec![
         json!({
             "Sid": "OwnSessionsOnly",
             "Effect": "Allow",
             "Action": ["ssm:TerminateSession", "ssm:ResumeSession"],
-            "Resource": format!("arn:{}:ssm:{}:{}:session/${{aws:userid}}-*", s.partition, s.region, s.account),
+            "Resource": format!("arn:{}:ssm:{}:{}:session/*", s.partition, s.region, s.account),
+            "Condition": {"StringLike": {"ssm:resourceTag/aws:ssmmessages:session-id": ["${aws:userid}"]}},
         }),
         json!({
             "Sid": "SessionManagerDocument",
@@ -100,8 +131,9 @@ pub enum PolicyError {
 /// The common statements go into the first.
 pub fn permission_policies(spec: &TagSpec, s: &Scope) -> Result<Vec<Value>, PolicyError> {
     let mut docs: Vec<Vec<Value>> = vec![common_statements(s)];
-    for k in 1..=spec.max_sets() {
-        let st = start_session_statement(spec, k, s);
+    let statements = (1..=spec.max_sets())
+        .flat_map(|k| [start_session_statement(spec, k, s), sentinel_deny_statement(spec, k)]);
+    for st in statements {
         let alone = iam_size(&policy(vec![st.clone()]));
         if alone > MANAGED_POLICY_LIMIT {
             return Err(PolicyError::StatementTooLarge { size: alone });

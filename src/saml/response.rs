@@ -16,7 +16,7 @@
 use super::canon::{Canon, CanonError};
 use super::ns;
 use crate::core::text::saml_time;
-use crate::core::{Decision, NameIdFormat, Nonce, Request};
+use crate::core::{role_session_name, Decision, NameIdFormat, Nonce, Request, SessionNaming};
 
 /// Everything about the Response that comes from configuration and keys.
 #[derive(Debug, Clone)]
@@ -32,6 +32,8 @@ pub struct ResponseParams {
     pub sign_response: bool,
     /// PEM certificate of the IAM SAML provider: when set, the Assertion is encrypted to it.
     pub encrypt_to: Option<Vec<u8>>,
+    /// RoleSessionName: per decision (default) or the user name.
+    pub session_naming: SessionNaming,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,7 +137,7 @@ pub fn build_response(
 
     x.start("saml:AttributeStatement", None, &[]);
     attribute(&mut x, ns::ATTR_ROLE, &p.role_value);
-    attribute(&mut x, ns::ATTR_SESSION_NAME, user);
+    attribute(&mut x, ns::ATTR_SESSION_NAME, &role_session_name(&req.user, nonce, p.session_naming));
     attribute(&mut x, ns::ATTR_DURATION, &duration);
     attribute(&mut x, ns::ATTR_SOURCE_ID, user);
     let mut name = String::with_capacity(ns::ATTR_TAG_PREFIX.len() + 32);

@@ -36,7 +36,7 @@ use crate::audit::log::{durable, AuditError, AuditLog, Receipt};
 use crate::audit::record::{outcome, sets, Entry, Kind};
 use crate::core::mapping::Mapping;
 use crate::core::text::{clip, hex, saml_time};
-use crate::core::{decide, Decision, InputError, Nonce, Policy, Request};
+use crate::core::{decide, role_session_name, Decision, InputError, Nonce, Policy, Request};
 use crate::saml::dsig::DsigKey;
 use crate::saml::error::SignError;
 use crate::saml::libxmlsec::{Signer, Targets};
@@ -351,6 +351,7 @@ impl Minter {
         entry.outcome = Some(outcome(&decision).to_owned());
         entry.assertion_id = Some(nonce.assertion_id());
         entry.response_id = Some(nonce.response_id());
+        entry.role_session_name = Some(role_session_name(&req.user, nonce, p.session_naming));
         entry.response_sha256 = Some(hex(&sha256(&xml)));
         entry.session_duration = Some(decision.session_duration);
         entry.not_on_or_after = Some(saml_time(decision.not_on_or_after));

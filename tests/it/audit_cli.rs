@@ -240,3 +240,55 @@ fn checkpoints_can_be_signed_by_a_separate_audit_key() {
         sesame::audit::verify::Breakage::BadCheckpoint
     );
 }
+
+/// The RoleSessionName a minted response carries.
+fn session_name(minted: &Value) -> String {
+    use base64::Engine;
+    let xml =
+        base64::engine::general_purpose::STANDARD.decode(minted["saml_response"].as_str().unwrap()).unwrap();
+    let xml = String::from_utf8(xml).unwrap();
+    let at = xml.find("Attributes/RoleSessionName\"><saml:AttributeValue>").unwrap();
+    let rest = &xml[at..];
+    let v = &rest[rest.find("<saml:AttributeValue>").unwrap() + "<saml:AttributeValue>".len()..];
+    v[..v.find('<').unwrap()].to_owned()
+}
+
+#[test]
+fn a_session_id_leads_to_exactly_the_decision_that_allowed_it() {
+    let env = temp_config("", &[]);
+    let first = mint_json(&env, &ALICE);
+    let second = mint_json(&env, &ALICE);
+    let (n1, n2) = (session_name(&first), session_name(&second));
+    assert_ne!(n1, n2, "every decision has its own RoleSessionName");
+    let tag = &first["assertion_id"].as_str().unwrap()[2..14];
+    assert_eq!(n1, format!("alice.{tag}"));
+    // A Session Manager session ID is <RoleSessionName>-<hex>; the RoleSessionName may hold '-'.
+    let out = run(
+        &env,
+        &["audit", "search", "--format", "json", "--session-id", &format!("{n1}-0a1b2c3d4e5f67890")],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let hits: Vec<Value> =
+        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(hits[0]["assertion_id"], first["assertion_id"]);
+    assert_eq!(hits[0]["role_session_name"], n1.as_str());
+    for bad in ["alice", "alice.0123-", "alice.0123-xyz", &format!("{}-0a", "a".repeat(95))] {
+        let out = run(&env, &["audit", "search", "--session-id", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--session-id"), "{bad}");
+    }
+}
+
+#[test]
+fn the_user_name_as_role_session_name_is_still_available() {
+    let env = temp_config("", &[]);
+    let text = std::fs::read_to_string(&env.path).unwrap();
+    std::fs::write(&env.path, text.replace("[aws]\n", "[aws]\nrole_session_name = \"user\"\n")).unwrap();
+    assert_eq!(session_name(&mint_json(&env, &ALICE)), "alice");
+    std::fs::write(&env.path, text.replace("[aws]\n", "[aws]\nrole_session_name = \"per-user\"\n")).unwrap();
+    let out = run(&env, &["check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("aws.role_session_name") && all.contains("per_decision"), "{all}");
+}

@@ -32,7 +32,7 @@ fn scope() -> Scope {
 fn conditions(policies: &[Value]) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for p in policies {
-        for st in p["Statement"].as_array().unwrap() {
+        for st in p["Statement"].as_array().unwrap().iter().filter(|s| s["Effect"] == "Allow") {
             if let Some(c) = st["Condition"]["StringEquals"].as_object() {
                 for (k, v) in c {
                     let key = k.strip_prefix("ssm:resourceTag/").unwrap().to_owned();

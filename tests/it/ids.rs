@@ -61,3 +61,33 @@ fn long_bad_values_are_truncated_in_messages() {
     let e = UserName::parse("user", &"*".repeat(10_000)).unwrap_err();
     assert!(e.to_string().len() < 400);
 }
+
+mod session_names {
+    use proptest::prelude::*;
+    use sesame::core::ids::is_session_name_char;
+    use sesame::core::{role_session_name, session_name_of, Nonce, SessionNaming, UserName};
+
+    proptest! {
+        /// Every per-decision RoleSessionName meets AWS's rule, starts with (a prefix of)
+        /// the user, and is found again from any session ID AWS would make of it.
+        #[test]
+        fn per_decision_names_follow_aws_rule_and_come_back_from_session_ids(
+            user in "[A-Za-z0-9_=,.@-]{2,64}",
+            bytes in proptest::collection::vec(any::<u8>(), 48),
+            hex in "[0-9a-f]{1,17}",
+        ) {
+            let u = UserName::parse("user", &user).unwrap();
+            let mut b = [0u8; 48];
+            b.copy_from_slice(&bytes);
+            let n = Nonce::from_bytes(b);
+            let name = role_session_name(&u, &n, SessionNaming::PerDecision);
+            prop_assert!((2..=64).contains(&name.len()), "{}", name);
+            prop_assert!(name.chars().all(is_session_name_char));
+            prop_assert!(name.starts_with(&user[..user.len().min(51)]));
+            prop_assert!(name.ends_with(&n.assertion_id()[2..14]));
+            let id = format!("{name}-{hex}");
+            prop_assert_eq!(session_name_of(&id), Some(name.as_str()));
+            prop_assert_eq!(role_session_name(&u, &n, SessionNaming::User), user);
+        }
+    }
+}

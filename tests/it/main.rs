@@ -16,6 +16,7 @@ mod encryption; // encrypted assertions, decrypted by xmlsec1
 mod example_config; // policies/sesame.example.toml is valid
 mod http; // sesame serve end to end over mutual TLS
 mod iam; // IAM policies match what the minter emits; sizes and splitting
+mod iam_eval; // the generated policy evaluated: own sessions, someone else's, the sentinel Deny
 mod ids; // user, instance and region syntax
 mod keys; // key generation, permissions, mismatched certificates
 mod layers; // the dependency table of ARCHITECTURE.md, enforced; no cycles between modules

@@ -72,7 +72,9 @@ fn samael_reads_in_each_response_what_sesame_decided() {
         assert_eq!(p["not_on_or_after"], noa.as_str());
         assert_eq!(p["confirmation_not_on_or_after"], noa.as_str());
         let a = &p["attributes"];
-        assert_eq!(a[format!("{ATTR}RoleSessionName")], serde_json::json!([user]));
+        // Per decision (the default): <user>.<12 hex digits of the assertion ID>.
+        let session_name = format!("{user}.{}", &m.assertion_id()[2..14]);
+        assert_eq!(a[format!("{ATTR}RoleSessionName")], serde_json::json!([session_name]));
         assert_eq!(a[format!("{ATTR}SourceIdentity")], serde_json::json!([user]));
         assert_eq!(a[format!("{ATTR}SessionDuration")], serde_json::json!([d.session_duration.to_string()]));
         let role = format!("{},{}", cfg.aws.role_arn, cfg.aws.provider_arn);

@@ -1,7 +1,7 @@
 //! Grants in the shared PostgreSQL (`grants.kind = "postgres"`): every lookup reads the
 //! table (no cache), so a revocation committed through any replica holds on every
 //! replica for the next request. A change and its audit record commit in one
-//! transaction: the store describes the change as an [`Effect`] and hands it to the
+//! transaction: the store describes the change as an [`crate::db::Effect`] and hands it to the
 //! record function, which gives it to the PostgreSQL audit writer (`audit.kind =
 //! "postgres"` is required); there is no pending state and nothing to recover.
 

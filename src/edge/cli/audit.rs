@@ -89,6 +89,11 @@ pub struct SearchArgs {
     pub instance: Option<String>,
     #[arg(long)]
     pub assertion_id: Option<String>,
+    /// A Session Manager session ID (`<RoleSessionName>-<hex>`, also the name of its
+    /// CloudWatch log stream and S3 object): the decision that allowed it. Exact only
+    /// with `aws.role_session_name = "per_decision"` (the default).
+    #[arg(long, value_name = "ID")]
+    pub session_id: Option<String>,
     /// minted, minted_some_closed, minted_all_closed, refused or failed.
     #[arg(long)]
     pub status: Option<String>,
@@ -278,10 +283,20 @@ pub fn run(config: Option<&Path>, cmd: AuditCommand) -> Result<(), Failure> {
             Ok(())
         }
         AuditCommand::Search(a) => {
+            let role_session_name = match &a.session_id {
+                None => None,
+                Some(id) => Some(crate::core::session_name_of(id).map(str::to_owned).ok_or_else(|| {
+                    Failure::new(
+                        2,
+                        format!("--session-id: must be <RoleSessionName>-<hex digits>, at most 96 characters (got {id:?})"),
+                    )
+                })?),
+            };
             let filter = Filter {
                 user: a.user,
                 instance: a.instance,
                 assertion_id: a.assertion_id,
+                role_session_name,
                 response_sha256: None,
                 outcome: a.status,
                 since: time("--since", a.since)?,
