@@ -2,11 +2,13 @@
 //! [`GrantStore`], [`Inventory`]. This file holds only the traits and their value
 //! types, which the service layer uses; the implementations live one folder down:
 //! `directory/` (LDAP/AD, the embedded file), `grants/` (SQLite, a read-only file),
-//! `inventory/` (a file). Every error means "fail closed": the caller mints nothing.
+//! `inventory/` (a file), `sessions/` (Session Manager through the AWS SDK). Every
+//! lookup error means "fail closed": the caller mints nothing.
 
 pub mod directory;
 pub mod grants;
 pub mod inventory;
+pub mod sessions;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -202,4 +204,29 @@ pub fn read_toml<T: serde::de::DeserializeOwned>(
         std::fs::read_to_string(path).map_err(|e| wrap(format!("{}: cannot read: {e}", path.display())))?;
     toml::from_str(&text)
         .map_err(|e| wrap(format!("{}: {}", path.display(), e.to_string().trim().replace('\n', " "))))
+}
+
+/// One open Session Manager session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveSession {
+    pub id: String,
+    pub target: String,
+    pub owner: String,
+}
+
+/// AWS did not do what was asked: the service's error code (`ThrottlingException`, …)
+/// or the transport's, and its message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct SessionError {
+    pub code: String,
+    pub message: String,
+}
+
+/// Session Manager, for the reaper: list a principal's active sessions in a region,
+/// end one. (TerminateSession answers success even for a session that is not valid:
+/// callers confirm by listing again.)
+pub trait SessionManager: Send + Sync {
+    fn active(&self, region: &Region, owner: &str) -> Result<Vec<ActiveSession>, SessionError>;
+    fn terminate(&self, region: &Region, session_id: &str) -> Result<(), SessionError>;
 }

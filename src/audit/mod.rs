@@ -22,11 +22,13 @@ pub mod files;
 pub mod guard;
 pub mod log;
 pub mod pg_rows;
+pub mod pg_tail;
 pub mod pg_writer;
 pub mod postgres;
 pub mod prune;
 pub mod record;
 pub mod search;
+pub mod tail;
 pub mod verify;
 pub mod writer;
 

@@ -27,6 +27,9 @@ pub enum Kind {
     Access,
     /// Old files removed up to a checkpoint (`sesame audit prune`), declared here first.
     Prune,
+    /// The session reaper: a session terminated (confirmed), a termination that failed,
+    /// or a decision's sessions all confirmed ended (`sessions_reaped`).
+    Session,
 }
 
 /// A grant change: which grant, for what, approved by whom.
@@ -92,6 +95,12 @@ pub struct Entry {
     /// The RoleSessionName the response carries (a session ID starts with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_session_name: Option<String>,
+    /// Session records: the Session Manager session concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Session records: the assertion ID of the decision whose sessions these are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<String>,
     /// SHA-256 (hex) of the exact response bytes released (the XML, before base64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_sha256: Option<String>,

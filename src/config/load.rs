@@ -315,6 +315,7 @@ impl Config {
             p.push("grants.kind", "\"postgres\" needs audit.kind = \"postgres\": a grant change and its audit record commit in one transaction");
         }
         let uses_db = matches!(grants, Source::Postgres) || sink == AuditSink::Postgres;
+        let reaper = super::reaper::reaper(&mut p, raw.reaper);
         let database = match (raw.database, uses_db) {
             (Some(d), true) => Some(database::database(&mut p, d, base)),
             (None, true) => {
@@ -381,6 +382,7 @@ impl Config {
                 database,
                 grants_max_seconds: max,
                 server,
+                reaper,
             }),
             _ => Err(fail(p)),
         }

@@ -14,8 +14,9 @@ pub mod model;
 pub mod policy;
 pub mod problems;
 pub mod raw;
+pub mod reaper;
 pub mod server;
 
 pub use load::EMBEDDED_DEFAULT;
-pub use model::{Audit, AuditSink, Aws, Config, Database, GroupMode, Idp, Keys, LdapConfig, Source};
+pub use model::{Audit, AuditSink, Aws, Config, Database, GroupMode, Idp, Keys, LdapConfig, Reaper, Source};
 pub use problems::{ConfigError, Problems};

@@ -125,6 +125,23 @@ pub struct Config {
     /// Longest window a new grant may have, seconds.
     pub grants_max_seconds: i64,
     pub server: Server,
+    pub reaper: Reaper,
+}
+
+/// `[reaper]`: the session reaper (off unless enabled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaper {
+    pub enabled: bool,
+    pub interval: std::time::Duration,
+    pub rounds: u32,
+    pub round_wait: std::time::Duration,
+    pub retry_after_seconds: i64,
+    /// The account's Session Manager maximum session duration (hours, 1-24).
+    pub max_session_hours: i64,
+    pub timeout: std::time::Duration,
+    pub sdk_attempts: u32,
+    /// The tests' loopback stand-in; never set in production.
+    pub endpoint_url: Option<String>,
 }
 
 /// How group memberships are resolved.

@@ -26,6 +26,23 @@ pub struct Raw {
     #[serde(default)]
     pub server: RawServer,
     pub database: Option<RawDatabase>,
+    #[serde(default)]
+    pub reaper: RawReaper,
+}
+
+/// `[reaper]`: ending Session Manager sessions when their window ends.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawReaper {
+    pub enabled: Option<bool>,
+    pub interval_seconds: Option<i64>,
+    pub rounds: Option<i64>,
+    pub round_wait_ms: Option<i64>,
+    pub retry_after_seconds: Option<i64>,
+    pub max_session_hours: Option<i64>,
+    pub timeout_ms: Option<i64>,
+    pub sdk_attempts: Option<i64>,
+    pub endpoint_url: Option<String>,
 }
 
 /// `[database]`: the shared PostgreSQL of `grants.kind` / `audit.kind = "postgres"`.

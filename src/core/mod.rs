@@ -11,6 +11,7 @@ pub mod dn;
 pub mod ids;
 pub mod mapping;
 pub mod nameid;
+pub mod reap;
 pub mod sentinel;
 pub mod session_name;
 pub mod tags;

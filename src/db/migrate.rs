@@ -11,7 +11,10 @@ use tokio_postgres::{Client, GenericClient};
 use super::DbError;
 
 /// (version, name, SQL), in order.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "init", include_str!("../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "init", include_str!("../../migrations/0001_init.sql")),
+    (2, "reaper", include_str!("../../migrations/0002_reaper.sql")),
+];
 
 /// The advisory-lock key of migrations (`pg_advisory_xact_lock`): "sesame" + 1.
 pub const LOCK_KEY: i64 = 0x7365_7361_6d65_0001;

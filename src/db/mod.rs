@@ -10,6 +10,7 @@
 //! Synchronous callers (the mint path runs on blocking threads) use [`Db::run`]: the
 //! future runs on the database runtime and the caller's thread only waits.
 
+pub mod lease;
 pub mod migrate;
 
 use std::future::Future;

@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod clock;
 pub mod http;
+pub mod reaping;
 pub mod render;
 pub mod trust;
 pub mod wiring;

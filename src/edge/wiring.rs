@@ -48,6 +48,8 @@ pub enum SetupError {
     Grant(#[from] GrantError),
     #[error("{0}")]
     Db(#[from] DbError),
+    #[error("AWS: {0}")]
+    Aws(String),
 }
 
 impl SetupError {
@@ -61,6 +63,7 @@ impl SetupError {
             SetupError::Audit(e) => e.code(),
             SetupError::Grant(e) => e.code(),
             SetupError::Db(e) => e.code(),
+            SetupError::Aws(_) => "aws_unavailable",
         }
     }
 }

@@ -207,15 +207,38 @@ pub fn revoke(
     id: i64,
     a: &Actor<'_>,
 ) -> Result<StoredGrant, GrantError> {
+    end(store, audit, id, a, "grant_revoked", "grant_revoke_refused")
+}
+
+/// Ends a grant early because the person (or the access manager for them) is done
+/// with it: as a revocation in the store, recorded as `grant_released`. The session
+/// reaper treats both alike.
+pub fn release(
+    store: &dyn GrantStore,
+    audit: &dyn AuditLog,
+    id: i64,
+    a: &Actor<'_>,
+) -> Result<StoredGrant, GrantError> {
+    end(store, audit, id, a, "grant_released", "grant_release_refused")
+}
+
+fn end(
+    store: &dyn GrantStore,
+    audit: &dyn AuditLog,
+    id: i64,
+    a: &Actor<'_>,
+    outcome: &str,
+    refused: &str,
+) -> Result<StoredGrant, GrantError> {
     let mut write = |g: &StoredGrant, fx| {
-        durably(audit, Entry { grant: Some(record(g)), ..entry(a, "grant_revoked", g.user.as_str()) }, fx)
+        durably(audit, Entry { grant: Some(record(g)), ..entry(a, outcome, g.user.as_str()) }, fx)
     };
     let result = store.revoke(id, a.now, a.caller, &mut write);
     if let Err(err) = &result {
         let e = Entry {
             code: Some(err.code().to_owned()),
             message: Some(clip(&err.to_string(), 512)),
-            ..entry(a, "grant_revoke_refused", "")
+            ..entry(a, refused, "")
         };
         let _ = audit.append(Kind::Grant, e);
     }

@@ -136,7 +136,7 @@ fn migrations_are_versioned_and_a_database_behind_ahead_or_altered_is_refused() 
     let check = || sesame().arg("--config").arg(&cfg.path).arg("check").output().unwrap();
     let s = status();
     assert_eq!(s.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&s.stderr).contains("at version 0, this sesame needs 1"), "{s:?}");
+    assert!(String::from_utf8_lossy(&s.stderr).contains("at version 0, this sesame needs 2"), "{s:?}");
     let c = check();
     assert!(!c.status.success());
     assert!(
@@ -149,7 +149,7 @@ fn migrations_are_versioned_and_a_database_behind_ahead_or_altered_is_refused() 
     assert!(!as_runtime.status.success());
     let m = db.migrate(&cfg);
     assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
-    assert!(String::from_utf8_lossy(&m.stdout).contains("applied migrations 1"));
+    assert!(String::from_utf8_lossy(&m.stdout).contains("applied migrations 1, 2"));
     let again = db.migrate(&cfg);
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to apply"), "{again:?}");
     assert!(status().status.success());

@@ -85,6 +85,12 @@ pub fn anonymous(ca: &Path) -> reqwest::blocking::Client {
 /// Starts a server on the demo data with an SQLite grants store; `extra` is appended
 /// to the configuration (more `[[server.client]]` tables, say); `edit` rewrites it.
 pub fn start_with(extra: &str, edit: impl Fn(String) -> String) -> Server {
+    let (env, tls_dir) = config_with(extra, edit);
+    spawn(env, tls_dir, &[])
+}
+
+/// The configuration of [`start_with`], not started.
+pub fn config_with(extra: &str, edit: impl Fn(String) -> String) -> (TempConfig, PathBuf) {
     let env = temp_config("", &[]);
     let tls_dir = env.dir.path().join("tls");
     let text = std::fs::read_to_string(&env.path).unwrap();
@@ -103,7 +109,7 @@ pub fn start_with(extra: &str, edit: impl Fn(String) -> String) -> Server {
         tls_dir.display().to_string()
     );
     std::fs::write(&env.path, edit(text)).unwrap();
-    spawn(env, tls_dir, &[])
+    (env, tls_dir)
 }
 
 pub fn start() -> Server {
@@ -111,11 +117,17 @@ pub fn start() -> Server {
 }
 
 pub fn spawn(env: TempConfig, tls_dir: PathBuf, args: &[&str]) -> Server {
+    spawn_env(env, tls_dir, args, &[])
+}
+
+/// As [`spawn`], with environment variables for the server (AWS credentials, say).
+pub fn spawn_env(env: TempConfig, tls_dir: PathBuf, args: &[&str], vars: &[(&str, String)]) -> Server {
     let mut child = sesame()
         .arg("--config")
         .arg(&env.path)
         .arg("serve")
         .args(args)
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
         .env("SESAME_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

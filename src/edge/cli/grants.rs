@@ -1,4 +1,4 @@
-//! `sesame grants add|list|revoke|import|init`: the approval system's operations on
+//! `sesame grants add|list|revoke|release|import|init`: the approval system's operations on
 //! the embedded grants store, each audited like its API twin. `list` only reads: it
 //! takes no lock and runs beside a server.
 
@@ -21,8 +21,12 @@ pub enum GrantsCommand {
     Add(AddArgs),
     /// List grants (all, or one user's), revoked and expired ones included, as JSON lines.
     List(ListArgs),
-    /// Revoke a grant; effective for the next request.
+    /// Revoke a grant; effective for the next request (the reaper then ends the sessions
+    /// it allowed).
     Revoke(RevokeArgs),
+    /// End a grant early because the person is done (recorded as released; the reaper
+    /// ends its sessions as for a revocation).
+    Release(RevokeArgs),
     /// Import grants from a TOML file ([[grant]] user, group, start, end, ticket, approver).
     Import(ImportArgs),
     /// Create an empty grants store where none exists, deliberately (recorded; no seed).
@@ -158,6 +162,11 @@ pub fn run(config: Option<&Path>, cmd: GrantsCommand) -> Result<(), Failure> {
         GrantsCommand::List(_) | GrantsCommand::Init(_) => {}
         GrantsCommand::Revoke(a) => {
             let g = grants::revoke(store.as_ref(), audit.as_ref(), a.id, &actor)
+                .map_err(|e| Failure::new(code(&e), format!("{e} [{}]", e.code())))?;
+            println!("{}", render::grant_json(&g, now));
+        }
+        GrantsCommand::Release(a) => {
+            let g = grants::release(store.as_ref(), audit.as_ref(), a.id, &actor)
                 .map_err(|e| Failure::new(code(&e), format!("{e} [{}]", e.code())))?;
             println!("{}", render::grant_json(&g, now));
         }

@@ -13,6 +13,7 @@ mod metadata;
 mod mint;
 mod policy;
 mod serve;
+mod sessions;
 
 use std::path::PathBuf;
 
@@ -63,6 +64,9 @@ pub enum Command {
     /// The shared PostgreSQL's schema: migrate, status.
     #[command(subcommand)]
     Db(db::DbCommand),
+    /// Session Manager sessions: list a person's, run the reaper once.
+    #[command(subcommand)]
+    Sessions(sessions::SessionsCommand),
 }
 
 /// Runs one parsed command; returns what to print on success.
@@ -78,5 +82,6 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Audit(a) => audit::run(config, a),
         Command::Grants(a) => grants::run(config, a),
         Command::Db(a) => db::run(config, a),
+        Command::Sessions(a) => sessions::run(config, a),
     }
 }

@@ -99,6 +99,15 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
             .inspect_err(|e| tracing::warn!(address = %m, error = %e, "no management listener (the default address is taken); set server.management_listen"))
             .ok(),
     };
+    let stop_reaper = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reaper = if cfg.reaper.enabled {
+        Some(
+            crate::edge::reaping::spawn(cfg.clone(), audit.clone(), stop_reaper.clone())
+                .map_err(|e| Failure::new(3, e))?,
+        )
+    } else {
+        None
+    };
     let role_account = cfg.aws.role_arn.split(':').nth(4).unwrap_or_default().to_owned();
     let server_cfg = cfg.server.clone();
     let state = State {
@@ -170,7 +179,12 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
         }
         result
     });
-    // Denials counted since the last interval, then the log is sealed with the state.
+    // The reaper finishes the job in hand, then denials counted since the last
+    // interval are written and the log is sealed with the state.
+    stop_reaper.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(r) = reaper {
+        let _ = r.join();
+    }
     denials.flush_now(audit.as_ref());
     if let Err(e) = audit.close() {
         tracing::error!(error = %e, "the audit log could not be sealed at shutdown");

@@ -253,6 +253,27 @@ pub async fn list_grants(
     Ok(HttpResponse::Ok().json(json!({"grants": list})))
 }
 
+/// Role: approver or minter (the access manager, for the person). Ends a grant early
+/// (`grant_released`); the reaper ends the sessions it allowed.
+pub async fn release_grant(
+    state: web::Data<State>,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require(&state, &req, &[Role::Approver, Role::Minter])?;
+    let id: i64 = id.parse().map_err(|_| ApiError::BadInput("id: must be a grant number".into()))?;
+    let st = state.clone();
+    let rid = request_id(&req);
+    let g = blocking(move || {
+        let now = clock::now();
+        let actor = Actor { caller: &caller.name, request_id: rid.as_deref(), now, allow_past: false };
+        let g = grants::release(store(&st)?.as_ref(), st.audit.as_ref(), id, &actor)?;
+        Ok(grant_json(&g, now))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(g))
+}
+
 /// Role: approver. Revokes a grant, effective for the next request.
 pub async fn revoke_grant(
     state: web::Data<State>,

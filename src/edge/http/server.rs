@@ -134,6 +134,7 @@ pub fn build(
                     .route(web::get().to(routes::list_grants)),
             )
             .service(resource("/v1/grants/{id}", "DELETE").route(web::delete().to(routes::revoke_grant)))
+            .service(resource("/v1/grants/{id}/release", "POST").route(web::post().to(routes::release_grant)))
             .service(resource("/metadata", "GET").route(web::get().to(routes::metadata)))
             .service(resource("/healthz", "GET").route(web::get().to(routes::healthz)))
             .service(resource("/readyz", "GET").route(web::get().to(routes::readyz)))

@@ -1,0 +1,43 @@
+//! The `[reaper]` section: whether `sesame serve` ends Session Manager sessions when
+//! their window ends or their grant is revoked, how often it looks, how hard it tries,
+//! and the AWS SDK's limits. Off by default (it needs AWS credentials).
+
+use std::time::Duration;
+
+use super::model::Reaper;
+use super::problems::Problems;
+use super::raw::RawReaper;
+
+fn dur_ms(p: &mut Problems, at: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> Duration {
+    Duration::from_millis(u64::try_from(p.number(at, v, default, lo, hi)).unwrap_or(0))
+}
+
+pub fn reaper(p: &mut Problems, r: RawReaper) -> Reaper {
+    let interval = p.number("reaper.interval_seconds", r.interval_seconds, 10, 1, 3600);
+    let endpoint_url = r.endpoint_url.clone();
+    if let Some(u) = &endpoint_url {
+        let ok = (u.starts_with("http://127.0.0.1:")
+            || u.starts_with("http://[::1]:")
+            || u.starts_with("https://"))
+            && u.len() <= 256;
+        if !ok {
+            p.push(
+                "reaper.endpoint_url",
+                format!(
+                    "must be https://… or a loopback http://127.0.0.1:PORT (a test stand-in) (got {u:?})"
+                ),
+            );
+        }
+    }
+    Reaper {
+        enabled: r.enabled.unwrap_or(false),
+        interval: Duration::from_secs(u64::try_from(interval).unwrap_or(10)),
+        rounds: u32::try_from(p.number("reaper.rounds", r.rounds, 5, 1, 20)).unwrap_or(5),
+        round_wait: dur_ms(p, "reaper.round_wait_ms", r.round_wait_ms, 1000, 10, 60_000),
+        retry_after_seconds: p.number("reaper.retry_after_seconds", r.retry_after_seconds, 60, 1, 3600),
+        max_session_hours: p.number("reaper.max_session_hours", r.max_session_hours, 24, 1, 24),
+        timeout: dur_ms(p, "reaper.timeout_ms", r.timeout_ms, 5000, 100, 60_000),
+        sdk_attempts: u32::try_from(p.number("reaper.sdk_attempts", r.sdk_attempts, 3, 1, 10)).unwrap_or(3),
+        endpoint_url,
+    }
+}
