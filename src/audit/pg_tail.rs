@@ -14,7 +14,7 @@ use crate::db::{Db, DbError};
 const PAGE: i64 = 5_000;
 const QUERY: &str = "SELECT replica, seq, line FROM audit_records \
      WHERE kind IN ('decision', 'grant', 'session') AND at >= $1 \
-       AND seq > COALESCE(($2::jsonb ->> replica)::bigint, 0) \
+       AND seq > COALESCE((($2::text)::jsonb ->> replica)::bigint, 0) \
      ORDER BY replica, seq LIMIT $3";
 
 pub struct PgTail {

@@ -113,6 +113,28 @@ pub fn common_statements(s: &Scope) -> Vec<Value> {
     ]
 }
 
+/// The policy of the principal `sesame serve` runs as (its reaper): list sessions
+/// (DescribeSessions takes no resource) and end them. Nothing else: it cannot start a
+/// session, read a log or change IAM. (Session resources carry no tag sesame could
+/// narrow to its own role's sessions before they exist, so TerminateSession is on
+/// `session/*` of the account; every call it makes is in the audit log.)
+pub fn reaper_policy(s: &Scope) -> Value {
+    policy(vec![
+        json!({
+            "Sid": "ListSessions",
+            "Effect": "Allow",
+            "Action": "ssm:DescribeSessions",
+            "Resource": "*",
+        }),
+        json!({
+            "Sid": "EndSessions",
+            "Effect": "Allow",
+            "Action": "ssm:TerminateSession",
+            "Resource": format!("arn:{}:ssm:{}:{}:session/*", s.partition, s.region, s.account),
+        }),
+    ])
+}
+
 fn policy(statements: Vec<Value>) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }

@@ -135,7 +135,7 @@ fn generated_files_in_the_repository_are_current() {
     let dir = tempfile::tempdir().unwrap();
     let out = sesame().args(["policy", "--out-dir"]).arg(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["trust-policy.json", "permission-policy-1.json"] {
+    for f in ["trust-policy.json", "permission-policy-1.json", "reaper-policy.json"] {
         let want = std::fs::read_to_string(root().join("policies/generated").join(f)).unwrap();
         let got = std::fs::read_to_string(dir.path().join(f)).unwrap();
         assert!(want == got, "policies/generated/{f} is stale: run `sesame policy`");

@@ -211,3 +211,23 @@ fn a_sentinel_copied_onto_an_instance_is_denied_and_open_sets_still_work() {
     let other = with(&[("APP_GROUP_NAME", "payments"), ("APP_ID", "PAY01"), ("RELEASE_ID", "R9")]);
     assert_eq!(evaluate(&p, "ssm:StartSession", instance, &other), Verdict::ImplicitDeny);
 }
+
+#[test]
+fn the_reaper_may_list_and_end_sessions_and_nothing_else() {
+    let scope = Scope { account: "111122223333".into(), region: "*".into(), partition: "aws".into() };
+    let p = vec![sesame::iam::reaper_policy(&scope)];
+    let none = ctx(&[]);
+    let session = format!("{SESSION_ARN}carol.0123456789ab-0a1b2c3d4e5f67890");
+    assert_eq!(evaluate(&p, "ssm:DescribeSessions", "*", &none), Verdict::Allow);
+    assert_eq!(evaluate(&p, "ssm:TerminateSession", &session, &none), Verdict::Allow);
+    let other_account = "arn:aws:ssm:us-east-1:444455556666:session/x-0a";
+    assert_eq!(evaluate(&p, "ssm:TerminateSession", other_account, &none), Verdict::ImplicitDeny);
+    for (action, resource) in [
+        ("ssm:StartSession", "arn:aws:ec2:us-east-1:111122223333:instance/i-0123456789abcdef0"),
+        ("ssm:ResumeSession", session.as_str()),
+        ("iam:PutRolePolicy", "arn:aws:iam::111122223333:role/sesame-session-manager"),
+        ("logs:GetLogEvents", "*"),
+    ] {
+        assert_eq!(evaluate(&p, action, resource, &none), Verdict::ImplicitDeny, "{action}");
+    }
+}

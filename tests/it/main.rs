@@ -26,6 +26,7 @@ mod openapi; // docs/openapi.json against real responses
 mod pg; // fixture: a database of its own on the real PostgreSQL, replicas on it
 mod postgres; // replicas on one PostgreSQL: shared grants, per-replica chains, migrations, rights
 mod postgres_fail; // the database down, read-only, slow, full; unknown COMMITs; kill -9 under load
+mod reap; // properties of the reaper's plan: nothing early, revocations only forward, order-free
 mod reaper; // the session reaper against a Session Manager stand-in spoken to by the AWS SDK
 mod regression; // one test per defect found, named after its issue
 mod regression_audit; // the same, for the audit log

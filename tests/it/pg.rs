@@ -129,16 +129,22 @@ impl TestDb {
 
     /// `sesame serve` as replica `replica` on this database, with a management listener.
     pub fn serve(&self, replica: &str) -> Replica {
+        self.serve_with(replica, "", &[])
+    }
+
+    /// As [`TestDb::serve`], with `extra` appended to the configuration and `vars` in
+    /// the server's environment.
+    pub fn serve_with(&self, replica: &str, extra: &str, vars: &[(&str, String)]) -> Replica {
         let env = crate::common::temp_config("", &[]);
         let tls_dir = env.dir.path().join("tls");
         let text = std::fs::read_to_string(&env.path).unwrap();
         let text = format!(
-            "{}\n[server]\nlisten = \"127.0.0.1:0\"\nmanagement_listen = \"127.0.0.1:0\"\ndev_tls_dir = {:?}\n\n[[server.client]]\nidentity = \"cn:demo-access-manager\"\nroles = {ALL_ROLES}\n",
+            "{}\n[server]\nlisten = \"127.0.0.1:0\"\nmanagement_listen = \"127.0.0.1:0\"\ndev_tls_dir = {:?}\n\n[[server.client]]\nidentity = \"cn:demo-access-manager\"\nroles = {ALL_ROLES}\n{extra}",
             self.edit(&text, replica),
             tls_dir.display().to_string()
         );
         std::fs::write(&env.path, text).unwrap();
-        let mut server = spawn_lines(env, tls_dir);
+        let mut server = spawn_lines(env, tls_dir, vars);
         let management = server.1.take().unwrap_or_default();
         Replica { server: server.0, management }
     }
@@ -177,11 +183,16 @@ impl std::ops::Deref for Replica {
 }
 
 /// As `server::spawn`, reading the management line too.
-fn spawn_lines(env: crate::common::TempConfig, tls_dir: std::path::PathBuf) -> (Server, Option<String>) {
+fn spawn_lines(
+    env: crate::common::TempConfig,
+    tls_dir: std::path::PathBuf,
+    vars: &[(&str, String)],
+) -> (Server, Option<String>) {
     let mut child = sesame()
         .arg("--config")
         .arg(&env.path)
         .arg("serve")
+        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
         .env("SESAME_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

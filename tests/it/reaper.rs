@@ -274,6 +274,25 @@ fn a_revocation_or_a_release_ends_sessions_within_seconds() {
         ssm.add(&sid(&name), &name, WEB);
         std::thread::sleep(Duration::from_millis(1500));
         assert_eq!(ssm.session(&sid(&name))["State"], "Active", "an open window's session stays");
+        // The operator's view: the person's sessions, each with its decision.
+        let list = crate::common::sesame()
+            .arg("--config")
+            .arg(s.config_path())
+            .args(["sessions", "list", "--user", user])
+            .envs(aws_env(s.env.dir.path()))
+            .output()
+            .unwrap();
+        assert!(list.status.success(), "{}", String::from_utf8_lossy(&list.stderr));
+        let rows: Vec<Value> = String::from_utf8(list.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(
+            (&rows[0]["session_id"], &rows[0]["assertion_id"]),
+            (&json!(sid(&name)), &minted["assertion_id"])
+        );
         let id = g["id"].as_i64().unwrap();
         let r = match how {
             "revoke" => c.delete(format!("{}/v1/grants/{id}", s.url)).send().unwrap(),
@@ -352,4 +371,56 @@ fn a_reaper_killed_mid_work_finishes_the_job_after_restart() {
     ssm.ended(&sid(&name), Duration::from_secs(20));
     let recs = wait_records(&s, |r| reaped(r, &minted["assertion_id"]));
     assert_eq!(recs.iter().filter(|r| r["outcome"] == "sessions_reaped").count(), 1, "{recs:?}");
+}
+
+#[test]
+fn with_two_replicas_on_postgresql_exactly_one_reaps_each_window() {
+    let ssm = Ssm::start();
+    let db = crate::pg::TestDb::migrated();
+    let dir = tempfile::tempdir().unwrap();
+    let vars = aws_env(dir.path());
+    let a = db.serve_with("a", &reaper_toml(&ssm), &vars);
+    let b = db.serve_with("b", &reaper_toml(&ssm), &vars);
+    let g = grant(&a, "carol", 3600);
+    let (on_a, on_b) = (mint(&a, "carol"), mint(&b, "carol"));
+    let names = [session_name(&on_a), session_name(&on_b)];
+    for n in &names {
+        ssm.add(&sid(n), n, WEB);
+    }
+    let id = g["id"].as_i64().unwrap();
+    assert!(b.client().delete(format!("{}/v1/grants/{id}", b.url)).send().unwrap().status().is_success());
+    for n in &names {
+        ssm.ended(&sid(n), Duration::from_secs(20));
+    }
+    let records = || -> Vec<Value> {
+        db.sql("SELECT line FROM audit_records WHERE kind = 'session' ORDER BY replica, seq")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let t0 = Instant::now();
+    let recs = loop {
+        let r = records();
+        if r.iter().filter(|r| r["outcome"] == "sessions_reaped").count() >= 2
+            || t0.elapsed() > Duration::from_secs(20)
+        {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let reapers: std::collections::BTreeSet<&str> =
+        recs.iter().map(|r| r["replica"].as_str().unwrap()).collect();
+    assert_eq!(reapers.len(), 1, "one replica reaps: {recs:?}");
+    for m in [&on_a, &on_b] {
+        let done =
+            recs.iter().filter(|r| r["outcome"] == "sessions_reaped" && r["decision"] == m["assertion_id"]);
+        assert_eq!(done.count(), 1, "each decision reaped once: {recs:?}");
+    }
+    let calls = ssm.state()["calls"].as_array().unwrap().clone();
+    for n in &names {
+        let ends = calls
+            .iter()
+            .filter(|c| c["operation"] == "TerminateSession" && c["request"]["SessionId"] == sid(n));
+        assert_eq!(ends.count(), 1, "{n}: one TerminateSession");
+    }
 }
