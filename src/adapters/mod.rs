@@ -2,12 +2,14 @@
 //! [`GrantStore`], [`Inventory`]. This file holds only the traits and their value
 //! types, which the service layer uses; the implementations live one folder down:
 //! `directory/` (LDAP/AD, the embedded file), `grants/` (SQLite, a read-only file),
-//! `inventory/` (a file), `sessions/` (Session Manager through the AWS SDK). Every
+//! `inventory/` (a file), `sessions/` (Session Manager through the AWS SDK), `notify/`
+//! (signed webhooks). Every
 //! lookup error means "fail closed": the caller mints nothing.
 
 pub mod directory;
 pub mod grants;
 pub mod inventory;
+pub mod notify;
 pub mod sessions;
 
 use std::collections::HashMap;
@@ -229,4 +231,37 @@ pub struct SessionError {
 pub trait SessionManager: Send + Sync {
     fn active(&self, region: &Region, owner: &str) -> Result<Vec<ActiveSession>, SessionError>;
     fn terminate(&self, region: &Region, session_id: &str) -> Result<(), SessionError>;
+}
+
+/// Something for people to know about their access (a signed webhook's body).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Notice {
+    /// Unique per decision and event: receivers drop duplicates by it.
+    pub id: String,
+    /// `access_ending`, `access_ended`, `sessions_terminated`, `firecall_opened`.
+    pub event: String,
+    pub user: String,
+    pub region: String,
+    pub entitlements: Vec<String>,
+    /// The end of the access (RFC 3339).
+    pub ends: String,
+    /// `window_end`, `revoked`, or the firecall's reason.
+    pub reason: String,
+    /// The decision (assertion ID) or grant it concerns.
+    pub subject: String,
+    /// Sessions ended, for `sessions_terminated`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<u64>,
+    /// When sesame sent it (RFC 3339).
+    pub time: String,
+}
+
+/// The receiver did not take a notice: HTTP status or transport error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct NotifyError(pub String);
+
+/// Delivers notices (with its own retries); `Ok` once the receiver answered 2xx.
+pub trait Notifier: Send + Sync {
+    fn send(&self, n: &Notice, now: DateTime<Utc>) -> Result<(), NotifyError>;
 }

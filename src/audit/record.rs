@@ -30,6 +30,8 @@ pub enum Kind {
     /// The session reaper: a session terminated (confirmed), a termination that failed,
     /// or a decision's sessions all confirmed ended (`sessions_reaped`).
     Session,
+    /// A notice to people (a signed webhook): delivered, or failed after its attempts.
+    Notify,
 }
 
 /// A grant change: which grant, for what, approved by whom.

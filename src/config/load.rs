@@ -316,6 +316,10 @@ impl Config {
         }
         let uses_db = matches!(grants, Source::Postgres) || sink == AuditSink::Postgres;
         let reaper = super::reaper::reaper(&mut p, raw.reaper);
+        let webhook = raw.webhook.and_then(|w| super::reaper::webhook(&mut p, w, base));
+        if webhook.is_some() && !reaper.enabled {
+            p.push("webhook", "needs reaper.enabled = true: the reaper sends the notices");
+        }
         let database = match (raw.database, uses_db) {
             (Some(d), true) => Some(database::database(&mut p, d, base)),
             (None, true) => {
@@ -383,6 +387,7 @@ impl Config {
                 grants_max_seconds: max,
                 server,
                 reaper,
+                webhook,
             }),
             _ => Err(fail(p)),
         }

@@ -18,5 +18,7 @@ pub mod reaper;
 pub mod server;
 
 pub use load::EMBEDDED_DEFAULT;
-pub use model::{Audit, AuditSink, Aws, Config, Database, GroupMode, Idp, Keys, LdapConfig, Reaper, Source};
+pub use model::{
+    Audit, AuditSink, Aws, Config, Database, GroupMode, Idp, Keys, LdapConfig, Reaper, Source, Webhook,
+};
 pub use problems::{ConfigError, Problems};

@@ -126,6 +126,18 @@ pub struct Config {
     pub grants_max_seconds: i64,
     pub server: Server,
     pub reaper: Reaper,
+    pub webhook: Option<Webhook>,
+}
+
+/// `[webhook]`: where notices go and how they are signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    pub url: String,
+    /// The HMAC key, from a private file (never in the config text).
+    pub secret: Vec<u8>,
+    pub lead_seconds: i64,
+    pub timeout: std::time::Duration,
+    pub attempts: u32,
 }
 
 /// `[reaper]`: the session reaper (off unless enabled).

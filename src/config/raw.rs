@@ -28,6 +28,18 @@ pub struct Raw {
     pub database: Option<RawDatabase>,
     #[serde(default)]
     pub reaper: RawReaper,
+    pub webhook: Option<RawWebhook>,
+}
+
+/// `[webhook]`: signed notices to the access manager or a chat bridge.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawWebhook {
+    pub url: Option<String>,
+    pub secret_file: Option<String>,
+    pub lead_seconds: Option<i64>,
+    pub timeout_ms: Option<i64>,
+    pub attempts: Option<i64>,
 }
 
 /// `[reaper]`: ending Session Manager sessions when their window ends.

@@ -56,6 +56,7 @@ pub struct Job {
     pub user: String,
     pub region: String,
     pub session_name: String,
+    pub entitlements: Vec<String>,
     pub due: DateTime<Utc>,
     pub why: Why,
 }
@@ -108,16 +109,27 @@ impl Plan {
 
     /// Every planned job due at `now`, earliest first.
     pub fn due(&self, now: DateTime<Utc>) -> Vec<Job> {
+        self.jobs(|due| due <= now)
+    }
+
+    /// Jobs that become due after `now` and no later than `now + horizon` (for
+    /// warnings ahead of the end).
+    pub fn due_within(&self, now: DateTime<Utc>, horizon: chrono::Duration) -> Vec<Job> {
+        self.jobs(|due| due > now && due <= now + horizon)
+    }
+
+    fn jobs(&self, when: impl Fn(DateTime<Utc>) -> bool) -> Vec<Job> {
         let mut jobs: Vec<Job> = self
             .opened
             .values()
             .filter_map(|o| {
                 let (due, why) = self.due_at(o);
-                (due <= now).then(|| Job {
+                when(due).then(|| Job {
                     key: o.key.clone(),
                     user: o.user.clone(),
                     region: o.region.clone(),
                     session_name: o.session_name.clone(),
+                    entitlements: o.entitlements.clone(),
                     due,
                     why,
                 })

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::clock;
 use super::wiring::{self, SetupError};
+use crate::adapters::notify::webhook::Webhook;
 use crate::adapters::sessions::ssm::{SsmSessions, SsmSettings};
 use crate::adapters::SessionManager;
 use crate::audit::pg_tail::PgTail;
@@ -21,7 +22,7 @@ use crate::audit::AuditLog;
 use crate::config::{AuditSink, Config};
 use crate::core::text::saml_time;
 use crate::db::lease::Lease;
-use crate::service::reaper::{Reaper, ReaperSettings};
+use crate::service::reaper::{Notices, Reaper, ReaperSettings};
 
 /// `arn:<p>:iam::<acct>:role/<path/>name` → `arn:<p>:sts::<acct>:assumed-role/<name>/`.
 pub fn owner_prefix(role_arn: &str) -> String {
@@ -56,6 +57,28 @@ pub fn sessions(cfg: &Config) -> Result<Arc<dyn SessionManager>, SetupError> {
         endpoint_url: cfg.reaper.endpoint_url.clone(),
     };
     Ok(Arc::new(SsmSessions::new(&s).map_err(|e| SetupError::Aws(e.to_string()))?))
+}
+
+/// The webhook of `[webhook]`, if configured.
+pub fn notices(cfg: &Config) -> Result<Option<Notices>, SetupError> {
+    let Some(w) = &cfg.webhook else { return Ok(None) };
+    let hook = Webhook::new(&w.url, w.secret.clone(), w.timeout, w.attempts)
+        .map_err(|e| SetupError::Aws(e.to_string()))?;
+    Ok(Some(Notices { to: Arc::new(hook), lead: chrono::Duration::seconds(w.lead_seconds) }))
+}
+
+/// A reaper on `feed`, with the notices of `[webhook]`.
+pub fn reaper(
+    cfg: &Config,
+    sessions: Arc<dyn SessionManager>,
+    audit: Arc<dyn AuditLog>,
+    feed: Box<dyn RecordFeed>,
+) -> Result<Reaper, SetupError> {
+    let r = Reaper::new(sessions, audit, feed, settings(cfg));
+    Ok(match notices(cfg)? {
+        Some(n) => r.with_notices(n),
+        None => r,
+    })
 }
 
 /// The log's records since `now - lookback`, then as they are appended.
@@ -123,9 +146,10 @@ fn run(cfg: &Config, sessions: &Arc<dyn SessionManager>, audit: &Arc<dyn AuditLo
             }
         }
         if reaper.is_none() {
-            match feed(cfg, clock::now()) {
-                Ok(f) => reaper = Some(Reaper::new(sessions.clone(), audit.clone(), f, settings(cfg))),
-                Err(e) => tracing::warn!(error = %e, "reaper: cannot read the audit log"),
+            match feed(cfg, clock::now()).and_then(|f| self::reaper(cfg, sessions.clone(), audit.clone(), f))
+            {
+                Ok(r) => reaper = Some(r),
+                Err(e) => tracing::warn!(error = %e, "reaper: cannot start"),
             }
         }
         if let Some(r) = reaper.as_mut() {

@@ -13,6 +13,13 @@
 //! code and message) and retried in rounds with backoff; a job still unfinished after
 //! its rounds is retried at a later tick. An empty list ends the job:
 //! `sessions_reaped`, with how many were confirmed ended.
+//!
+//! With a [`Notifier`], people are told (signed webhooks, `kind: notify` records):
+//! `access_ending` a lead time before a window ends, `access_ended` when the job
+//! starts, `sessions_terminated` when it ended sessions. A notice is recorded after the
+//! receiver took it (`webhook_delivered`) or after its attempts failed
+//! (`webhook_failed`, not retried); a crash between the two sends it again, so
+//! receivers drop duplicates by the notice's `id`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,7 +27,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::adapters::{SessionError, SessionManager};
+use crate::adapters::{Notice, Notifier, SessionError, SessionManager};
 use crate::audit::record::{Entry, Kind, Record};
 use crate::audit::tail::RecordFeed;
 use crate::audit::{AuditError, AuditLog};
@@ -81,6 +88,12 @@ fn parse(t: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(t).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// Where notices go, and how long before an end people are warned.
+pub struct Notices {
+    pub to: Arc<dyn Notifier>,
+    pub lead: chrono::Duration,
+}
+
 pub struct Reaper {
     sessions: Arc<dyn SessionManager>,
     audit: Arc<dyn AuditLog>,
@@ -89,6 +102,9 @@ pub struct Reaper {
     s: ReaperSettings,
     /// Jobs that did not finish: not before this instant.
     later: HashMap<String, DateTime<Utc>>,
+    notices: Option<Notices>,
+    /// (subject, event) already delivered or given up on (from the log).
+    notified: HashSet<(String, String)>,
 }
 
 impl Reaper {
@@ -98,7 +114,63 @@ impl Reaper {
         feed: Box<dyn RecordFeed>,
         s: ReaperSettings,
     ) -> Self {
-        Self { sessions, audit, feed, plan: Plan::default(), s, later: HashMap::new() }
+        Self {
+            sessions,
+            audit,
+            feed,
+            plan: Plan::default(),
+            s,
+            later: HashMap::new(),
+            notices: None,
+            notified: HashSet::new(),
+        }
+    }
+
+    /// Sends notices through `n` as well.
+    pub fn with_notices(mut self, n: Notices) -> Self {
+        self.notices = Some(n);
+        self
+    }
+
+    /// One notice, once: delivered or failed, then recorded.
+    fn notify(
+        &mut self,
+        job: &Job,
+        event: &str,
+        sessions: Option<u64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), AuditError> {
+        let Some(n) = &self.notices else { return Ok(()) };
+        let key = (job.key.clone(), event.to_owned());
+        if self.notified.contains(&key) {
+            return Ok(());
+        }
+        let notice = Notice {
+            id: format!("{}.{event}", job.key),
+            event: event.to_owned(),
+            user: job.user.clone(),
+            region: job.region.clone(),
+            entitlements: job.entitlements.clone(),
+            ends: saml_time(job.due),
+            reason: job.why.code().to_owned(),
+            subject: job.key.clone(),
+            sessions,
+            time: saml_time(now),
+        };
+        let result = n.to.send(&notice, now);
+        let e = Entry {
+            time: saml_time(now),
+            outcome: Some(if result.is_ok() { "webhook_delivered" } else { "webhook_failed" }.to_owned()),
+            code: Some(event.to_owned()),
+            message: result.err().map(|e| clip(&e.to_string(), 512)),
+            user: Some(job.user.clone()),
+            decision: Some(job.key.clone()),
+            count: sessions,
+            ..Entry::default()
+        };
+        self.audit.append(Kind::Notify, e)?;
+        self.notified.insert(key);
+        Ok(())
     }
 
     pub fn plan(&self) -> &Plan {
@@ -123,6 +195,11 @@ impl Reaper {
                     self.later.remove(d);
                 }
             }
+            (Kind::Notify, Some(_)) => {
+                if let (Some(d), Some(event)) = (&e.decision, &e.code) {
+                    self.notified.insert((d.clone(), event.clone()));
+                }
+            }
             _ => {}
         }
     }
@@ -136,12 +213,23 @@ impl Reaper {
         }
         let at = now();
         self.plan.forget_before(at - self.s.lookback);
+        if let Some(lead) = self.notices.as_ref().map(|n| n.lead) {
+            for job in self.plan.due_within(at, lead) {
+                if job.why == crate::core::reap::Why::WindowEnd {
+                    self.notify(&job, "access_ending", None, now())?;
+                }
+            }
+        }
         for job in self.plan.due(at) {
             if self.later.get(&job.key).is_some_and(|l| *l > at) {
                 continue;
             }
             t.jobs_run += 1;
+            self.notify(&job, "access_ended", None, now())?;
             let (done, terminated, failures) = self.run(&job, now)?;
+            if done && terminated > 0 {
+                self.notify(&job, "sessions_terminated", Some(terminated as u64), now())?;
+            }
             t.terminated += terminated;
             t.failures += failures;
             if done {

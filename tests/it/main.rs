@@ -22,6 +22,7 @@ mod keys; // key generation, permissions, mismatched certificates
 mod layers; // the dependency table of ARCHITECTURE.md, enforced; no cycles between modules
 mod ldap; // the LDAP directory against a real OpenLDAP server
 mod metadata; // IdP metadata shape and schema validity
+mod notify; // signed webhooks from the reaper to a loopback receiver
 mod openapi; // docs/openapi.json against real responses
 mod pg; // fixture: a database of its own on the real PostgreSQL, replicas on it
 mod postgres; // replicas on one PostgreSQL: shared grants, per-replica chains, migrations, rights

@@ -111,6 +111,9 @@ fn real_responses_match_the_document() {
     check(&spec, "/v1/grants/{id}", "delete", c.delete(u("/v1/grants/3")).send().unwrap());
     check(&spec, "/v1/grants/{id}", "delete", c.delete(u("/v1/grants/999")).send().unwrap());
     check(&spec, "/v1/grants/{id}", "delete", c.delete(u("/v1/grants/abc")).send().unwrap());
+    check(&spec, "/v1/grants/{id}/release", "post", c.post(u("/v1/grants/4/release")).send().unwrap());
+    check(&spec, "/v1/grants/{id}/release", "post", c.post(u("/v1/grants/4/release")).send().unwrap());
+    check(&spec, "/v1/grants/{id}/release", "post", c.post(u("/v1/grants/999/release")).send().unwrap());
     check(&spec, "/metadata", "get", c.get(u("/metadata")).send().unwrap());
     check(&spec, "/healthz", "get", c.get(u("/healthz")).send().unwrap());
     check(&spec, "/readyz", "get", c.get(u("/readyz")).send().unwrap());

@@ -165,21 +165,29 @@ fn grant(s: &Server, user: &str, seconds: u64) -> Value {
     g
 }
 
+/// Every record of the server's log, as JSON.
+pub fn all_records(s: &Server) -> Vec<Value> {
+    let mut files: Vec<_> = std::fs::read_dir(s.audit_dir())
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect::<Vec<Value>>()
+        })
+        .collect()
+}
+
 /// Session records of the log, as JSON.
 pub fn session_records(s: &Server) -> Vec<Value> {
-    let mut out = Vec::new();
-    for f in std::fs::read_dir(s.audit_dir()).unwrap() {
-        let p = f.unwrap().path();
-        if p.extension().is_some_and(|e| e == "jsonl") {
-            for l in std::fs::read_to_string(&p).unwrap().lines() {
-                let v: Value = serde_json::from_str(l).unwrap();
-                if v["kind"] == "session" {
-                    out.push(v);
-                }
-            }
-        }
-    }
-    out
+    all_records(s).into_iter().filter(|v| v["kind"] == "session").collect()
 }
 
 /// Waits (bounded) until the session records satisfy `done`; returns them.

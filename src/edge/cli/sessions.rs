@@ -16,7 +16,7 @@ use crate::config::AuditSink;
 use crate::core::{Region, UserName};
 use crate::db::lease::Lease;
 use crate::edge::{clock, reaping, wiring};
-use crate::service::reaper::{opened, Reaper};
+use crate::service::reaper::opened;
 
 #[derive(Debug, Subcommand)]
 pub enum SessionsCommand {
@@ -74,7 +74,8 @@ pub fn run(config: Option<&Path>, cmd: SessionsCommand) -> Result<(), Failure> {
             let audit = wiring::open_audit(&cfg, &material, now).map_err(|e| Failure::new(3, e))?;
             let feed = reaping::feed(&cfg, now).map_err(|e| Failure::new(3, e))?;
             let sessions = reaping::sessions(&cfg).map_err(|e| Failure::new(3, e))?;
-            let mut reaper = Reaper::new(sessions, audit.clone(), feed, reaping::settings(&cfg));
+            let mut reaper =
+                reaping::reaper(&cfg, sessions, audit.clone(), feed).map_err(|e| Failure::new(3, e))?;
             let t = reaper.tick(&clock::now).map_err(|e| Failure::new(3, e))?;
             let _ = audit.close();
             println!(

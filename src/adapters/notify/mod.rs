@@ -1,0 +1,3 @@
+//! Implementations of [`super::Notifier`]: `webhook.rs`, signed HTTP POSTs.
+
+pub mod webhook;
