@@ -32,6 +32,8 @@ pub enum Kind {
     Session,
     /// A notice to people (a signed webhook): delivered, or failed after its attempts.
     Notify,
+    /// A firecall (break-glass) grant opened, refused, or reviewed.
+    Firecall,
 }
 
 /// A grant change: which grant, for what, approved by whom.

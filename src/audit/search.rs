@@ -79,6 +79,39 @@ pub fn search(files: &[PathBuf], f: &Filter) -> Result<Found, String> {
     Ok(found)
 }
 
+/// Firecall grants opened and not yet reviewed: `firecall_opened` records with no
+/// later `firecall_reviewed` for the same grant id.
+pub fn review_pending(files: &[PathBuf]) -> Result<Found, String> {
+    let mut found = Found::default();
+    let mut open: Vec<Hit> = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let complete = text.rfind('\n').map_or(0, |i| i + 1);
+        if complete < text.len() {
+            found.torn.push((file.clone(), text.len() - complete));
+        }
+        for (i, line) in text.get(..complete).unwrap_or_default().lines().enumerate() {
+            let record: Record =
+                serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", file.display(), i + 1))?;
+            if record.kind != Kind::Firecall {
+                continue;
+            }
+            let id = record.entry.grant.as_ref().and_then(|g| g.id);
+            match record.entry.outcome.as_deref() {
+                Some("firecall_opened") => {
+                    open.push(Hit { file: file.clone(), line: i + 1, raw: line.to_owned(), record })
+                }
+                Some("firecall_reviewed") => {
+                    open.retain(|h| h.record.entry.grant.as_ref().and_then(|g| g.id) != id)
+                }
+                _ => {}
+            }
+        }
+    }
+    found.hits = open;
+    Ok(found)
+}
+
 /// How many records of `kind` the files hold (a byte scan for `"kind":"<kind>"`, which
 /// the record's fixed field order writes exactly so). For questions like "did this log
 /// ever record a grant?", not for verification.

@@ -270,6 +270,8 @@ impl Config {
         if raw.grants.seed.is_some() && !matches!(grants, Source::Sqlite { .. }) {
             p.push("grants.seed", "applies to kind = \"sqlite\" only");
         }
+        let firecall_max =
+            p.number("grants.firecall_max_seconds", raw.grants.firecall_max_seconds, 3600, 60, 86_400);
         let max = raw.grants.max_seconds.unwrap_or(7 * 86_400);
         if !(900..=10 * 366 * 86_400).contains(&max) {
             p.push("grants.max_seconds", format!("must be between 900 and 316224000 (got {max})"));
@@ -385,6 +387,7 @@ impl Config {
                 audit,
                 database,
                 grants_max_seconds: max,
+                firecall_max_seconds: firecall_max,
                 server,
                 reaper,
                 webhook,

@@ -124,6 +124,8 @@ pub struct Config {
     pub database: Option<Database>,
     /// Longest window a new grant may have, seconds.
     pub grants_max_seconds: i64,
+    /// Longest firecall (break-glass) grant, seconds.
+    pub firecall_max_seconds: i64,
     pub server: Server,
     pub reaper: Reaper,
     pub webhook: Option<Webhook>,

@@ -93,6 +93,7 @@ pub fn mapping(
     };
     let mut ents = Vec::new();
     let mut max_grants = Vec::new();
+    let mut firecall = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, r) in raw.entitlement.into_iter().enumerate() {
         let at = format!("{file}: entitlement[{i}]");
@@ -155,6 +156,9 @@ pub fn mapping(
             if let Some(s) = max_grant(&at, r.max_grant_seconds, p) {
                 max_grants.push((group.clone(), s));
             }
+            if r.firecall {
+                firecall.push(group.clone());
+            }
             ents.push(Entitlement { group, values, access });
         }
     }
@@ -162,7 +166,7 @@ pub fn mapping(
         Some(spec) => rules(file, raw.rule, spec, schedules, p),
         None => Vec::new(),
     };
-    spec.map(|spec| Mapping { spec, entitlements: ents, rules, max_grant: max_grants })
+    spec.map(|spec| Mapping { spec, entitlements: ents, rules, max_grant: max_grants, firecall })
 }
 
 /// `max_grant_seconds`: 900 s to 10 years, like grants.max_seconds.

@@ -190,6 +190,8 @@ pub struct RawDirectory {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawGrants {
+    /// Longest firecall (break-glass) grant, seconds (default 3600).
+    pub firecall_max_seconds: Option<i64>,
     pub kind: Option<String>,
     pub file: Option<String>,
     /// sqlite: a grants file imported once, when the database is created.
@@ -253,6 +255,9 @@ pub struct RawEntitlement {
     pub schedule: Option<String>,
     /// Longest grant for this entitlement, seconds; capped by grants.max_seconds.
     pub max_grant_seconds: Option<i64>,
+    /// May a person open it for themselves in an incident (a firecall grant)?
+    #[serde(default)]
+    pub firecall: bool,
 }
 
 fn yes() -> bool {

@@ -92,6 +92,8 @@ pub struct Mapping {
     pub rules: Vec<Rule>,
     /// Longest grant per configured entitlement group, seconds.
     pub max_grant: Vec<(GroupName, i64)>,
+    /// Entitlement groups a person may open for themselves in an incident (`firecall`).
+    pub firecall: Vec<GroupName>,
 }
 
 fn same_group(configured: &GroupName, g: &DirGroup) -> bool {
@@ -117,6 +119,13 @@ impl Mapping {
                 RuleField::Cn => r.pattern.is_match(g),
                 RuleField::Dn => g.contains('=') && r.pattern.is_match(g),
             })
+    }
+
+    /// May `group` be opened as a firecall (break-glass) grant? Only entitlements
+    /// configured with `firecall = true`, never a pattern rule.
+    pub fn firecall_eligible(&self, group: &GroupName) -> bool {
+        let probe = DirGroup::named(group.as_str());
+        self.firecall.iter().any(|e| same_group(e, &probe))
     }
 
     /// The longest grant `group` may have, when its entitlement (or the first rule that

@@ -134,7 +134,7 @@ pub fn open_grants(
 fn refuse_lost_store(config: &Config, path: &std::path::Path) -> Result<(), SetupError> {
     let a = &config.audit;
     let files = if a.dir.exists() { log_files(&a.dir, &a.replica)? } else { Vec::new() };
-    let recorded = count_kind(&files, "grant")?;
+    let recorded = count_kind(&files, "grant")? + count_kind(&files, "firecall")?;
     if recorded == 0 {
         return Ok(());
     }

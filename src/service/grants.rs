@@ -21,6 +21,9 @@ use crate::core::text::{clip, saml_time};
 use crate::core::{GroupName, Interval, UserName};
 use crate::db::Effect;
 
+/// The approver of every firecall grant (`firecall.rs`); refused for ordinary grants.
+pub const FIRECALL_APPROVER: &str = "firecall";
+
 /// A grant as the API and the import file state it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,7 +50,7 @@ pub struct Actor<'a> {
     pub allow_past: bool,
 }
 
-fn invalid(field: &'static str, message: impl Into<String>) -> GrantError {
+pub(super) fn invalid(field: &'static str, message: impl Into<String>) -> GrantError {
     GrantError::Invalid { field, message: message.into() }
 }
 
@@ -55,7 +58,7 @@ fn instant(field: &'static str, s: &str) -> Result<DateTime<Utc>, GrantError> {
     crate::core::text::instant(field, s).map_err(|e| invalid(field, e.rule))
 }
 
-fn text(field: &'static str, s: &str) -> Result<String, GrantError> {
+pub(super) fn text(field: &'static str, s: &str) -> Result<String, GrantError> {
     let t = s.trim();
     if t.is_empty() || t.chars().count() > 128 || t.chars().any(char::is_control) {
         return Err(invalid(field, "must be 1-128 characters with no control characters"));
@@ -121,16 +124,14 @@ pub fn validate(
             ),
         ));
     }
-    Ok(NewGrant {
-        user,
-        group,
-        window,
-        ticket: text("ticket", &r.ticket)?,
-        approver: text("approver", &r.approver)?,
-    })
+    let approver = text("approver", &r.approver)?;
+    if approver == FIRECALL_APPROVER {
+        return Err(invalid("approver", "\"firecall\" is reserved for firecall grants (POST /v1/firecalls)"));
+    }
+    Ok(NewGrant { user, group, window, ticket: text("ticket", &r.ticket)?, approver })
 }
 
-fn record(g: &StoredGrant) -> GrantRecord {
+pub(super) fn record(g: &StoredGrant) -> GrantRecord {
     GrantRecord {
         id: Some(g.id),
         entitlement: g.group.as_str().to_owned(),
@@ -141,7 +142,7 @@ fn record(g: &StoredGrant) -> GrantRecord {
     }
 }
 
-fn entry(a: &Actor<'_>, outcome: &str, user: &str) -> Entry {
+pub(super) fn entry(a: &Actor<'_>, outcome: &str, user: &str) -> Entry {
     Entry {
         time: saml_time(a.now),
         outcome: Some(outcome.to_owned()),
@@ -155,9 +156,19 @@ fn entry(a: &Actor<'_>, outcome: &str, user: &str) -> Entry {
 /// The audit record of a change, appended durably — with the change itself when the
 /// store passes it as an effect (one transaction); a failure is the store's error.
 fn durably(audit: &dyn AuditLog, e: Entry, effect: Option<Effect>) -> Result<(), GrantError> {
+    durably_as(audit, Kind::Grant, e, effect)
+}
+
+/// As [`durably`], for a record of another kind (a firecall's).
+pub(super) fn durably_as(
+    audit: &dyn AuditLog,
+    kind: Kind,
+    e: Entry,
+    effect: Option<Effect>,
+) -> Result<(), GrantError> {
     let r = match effect {
-        None => audit.append(Kind::Grant, e),
-        Some(fx) => audit.append_with(Kind::Grant, e, fx),
+        None => audit.append(kind, e),
+        Some(fx) => audit.append_with(kind, e, fx),
     };
     r.map(drop).map_err(|e| match e {
         AuditError::Refused(m) => GrantError::Conflict(m),

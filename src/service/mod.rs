@@ -5,6 +5,7 @@
 //! when its window ends or its grant is revoked). Generic over the adapter traits; no
 //! edge, no concrete adapter, no clock.
 
+pub mod firecall;
 pub mod grants;
 pub mod mint;
 pub mod reaper;

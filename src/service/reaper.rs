@@ -105,6 +105,8 @@ pub struct Reaper {
     notices: Option<Notices>,
     /// (subject, event) already delivered or given up on (from the log).
     notified: HashSet<(String, String)>,
+    /// Firecalls opened, to announce.
+    firecalls: Vec<Notice>,
 }
 
 impl Reaper {
@@ -123,6 +125,7 @@ impl Reaper {
             later: HashMap::new(),
             notices: None,
             notified: HashSet::new(),
+            firecalls: Vec::new(),
         }
     }
 
@@ -132,7 +135,7 @@ impl Reaper {
         self
     }
 
-    /// One notice, once: delivered or failed, then recorded.
+    /// One notice about a decision, once: delivered or failed, then recorded.
     fn notify(
         &mut self,
         job: &Job,
@@ -140,11 +143,6 @@ impl Reaper {
         sessions: Option<u64>,
         now: DateTime<Utc>,
     ) -> Result<(), AuditError> {
-        let Some(n) = &self.notices else { return Ok(()) };
-        let key = (job.key.clone(), event.to_owned());
-        if self.notified.contains(&key) {
-            return Ok(());
-        }
         let notice = Notice {
             id: format!("{}.{event}", job.key),
             event: event.to_owned(),
@@ -157,15 +155,26 @@ impl Reaper {
             sessions,
             time: saml_time(now),
         };
+        self.deliver(notice, now)
+    }
+
+    /// Sends `notice` unless its (subject, event) was handled before; then records it.
+    fn deliver(&mut self, mut notice: Notice, now: DateTime<Utc>) -> Result<(), AuditError> {
+        let Some(n) = &self.notices else { return Ok(()) };
+        let key = (notice.subject.clone(), notice.event.clone());
+        if self.notified.contains(&key) {
+            return Ok(());
+        }
+        notice.time = saml_time(now);
         let result = n.to.send(&notice, now);
         let e = Entry {
             time: saml_time(now),
             outcome: Some(if result.is_ok() { "webhook_delivered" } else { "webhook_failed" }.to_owned()),
-            code: Some(event.to_owned()),
+            code: Some(notice.event.clone()),
             message: result.err().map(|e| clip(&e.to_string(), 512)),
-            user: Some(job.user.clone()),
-            decision: Some(job.key.clone()),
-            count: sessions,
+            user: Some(notice.user.clone()),
+            decision: Some(notice.subject.clone()),
+            count: notice.sessions,
             ..Entry::default()
         };
         self.audit.append(Kind::Notify, e)?;
@@ -195,6 +204,23 @@ impl Reaper {
                     self.later.remove(d);
                 }
             }
+            (Kind::Firecall, Some("firecall_opened")) => {
+                if let (Some(user), Some(g)) = (&e.user, &e.grant) {
+                    let id = g.id.map_or_else(|| "?".to_owned(), |i| i.to_string());
+                    self.firecalls.push(Notice {
+                        id: format!("grant:{id}.firecall_opened"),
+                        event: "firecall_opened".into(),
+                        user: user.clone(),
+                        region: String::new(),
+                        entitlements: vec![g.entitlement.clone()],
+                        ends: g.end.clone().unwrap_or_default(),
+                        reason: e.message.clone().unwrap_or_default(),
+                        subject: format!("grant:{id}"),
+                        sessions: None,
+                        time: String::new(),
+                    });
+                }
+            }
             (Kind::Notify, Some(_)) => {
                 if let (Some(d), Some(event)) = (&e.decision, &e.code) {
                     self.notified.insert((d.clone(), event.clone()));
@@ -213,6 +239,9 @@ impl Reaper {
         }
         let at = now();
         self.plan.forget_before(at - self.s.lookback);
+        for f in std::mem::take(&mut self.firecalls) {
+            self.deliver(f, now())?;
+        }
         if let Some(lead) = self.notices.as_ref().map(|n| n.lead) {
             for job in self.plan.due_within(at, lead) {
                 if job.why == crate::core::reap::Why::WindowEnd {

@@ -14,6 +14,7 @@ mod decide; // table cases and properties of the pure decision core
 mod dsig; // the canonical signer agrees with libxmlsec1, byte for byte
 mod encryption; // encrypted assertions, decrypted by xmlsec1
 mod example_config; // policies/sesame.example.toml is valid
+mod firecall; // break-glass grants: cap, eligibility, webhook, the reaper, review
 mod http; // sesame serve end to end over mutual TLS
 mod iam; // IAM policies match what the minter emits; sizes and splitting
 mod iam_eval; // the generated policy evaluated: own sessions, someone else's, the sentinel Deny

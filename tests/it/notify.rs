@@ -16,24 +16,24 @@ use serde_json::Value;
 use crate::reaper::{aws_env, reaper_toml, session_name, Ssm};
 use crate::server::{config_with, spawn_env};
 
-const SECRET: &str = "webhook-secret-of-the-tests";
+pub const SECRET: &str = "webhook-secret-of-the-tests";
 
 /// One request the receiver took: its headers (lower-cased names) and body.
 #[derive(Debug, Clone)]
-struct Got {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    answered: u16,
+pub struct Got {
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub answered: u16,
 }
 
 impl Got {
-    fn header(&self, n: &str) -> &str {
+    pub fn header(&self, n: &str) -> &str {
         self.headers.iter().find(|(k, _)| k == n).map_or("", |(_, v)| v.as_str())
     }
 }
 
 /// A loopback HTTP receiver that fails its first `fail` requests with 500.
-fn receiver(fail: usize) -> (String, Arc<Mutex<Vec<Got>>>) {
+pub fn receiver(fail: usize) -> (String, Arc<Mutex<Vec<Got>>>) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", l.local_addr().unwrap());
     let got = Arc::new(Mutex::new(Vec::new()));
@@ -71,7 +71,7 @@ fn receiver(fail: usize) -> (String, Arc<Mutex<Vec<Got>>>) {
     (url, got)
 }
 
-fn hmac(ts: &str, body: &[u8]) -> String {
+pub fn hmac(ts: &str, body: &[u8]) -> String {
     let key = PKey::hmac(SECRET.as_bytes()).unwrap();
     let mut s = Signer::new(MessageDigest::sha256(), &key).unwrap();
     s.update(ts.as_bytes()).unwrap();

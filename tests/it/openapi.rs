@@ -114,6 +114,21 @@ fn real_responses_match_the_document() {
     check(&spec, "/v1/grants/{id}/release", "post", c.post(u("/v1/grants/4/release")).send().unwrap());
     check(&spec, "/v1/grants/{id}/release", "post", c.post(u("/v1/grants/4/release")).send().unwrap());
     check(&spec, "/v1/grants/{id}/release", "post", c.post(u("/v1/grants/999/release")).send().unwrap());
+    let firecall = json!({"user": "carol", "group": "pam-webserver", "reason": "db down", "ticket": "INC-1"});
+    check(&spec, "/v1/firecalls", "post", c.post(u("/v1/firecalls")).json(&firecall).send().unwrap());
+    let note = json!({"note": "fine"});
+    check(
+        &spec,
+        "/v1/firecalls/{id}/review",
+        "post",
+        c.post(u("/v1/firecalls/1/review")).json(&note).send().unwrap(),
+    );
+    check(
+        &spec,
+        "/v1/firecalls/{id}/review",
+        "post",
+        c.post(u("/v1/firecalls/999/review")).json(&note).send().unwrap(),
+    );
     check(&spec, "/metadata", "get", c.get(u("/metadata")).send().unwrap());
     check(&spec, "/healthz", "get", c.get(u("/healthz")).send().unwrap());
     check(&spec, "/readyz", "get", c.get(u("/readyz")).send().unwrap());

@@ -94,6 +94,10 @@ pub struct SearchArgs {
     /// with `aws.role_session_name = "per_decision"` (the default).
     #[arg(long, value_name = "ID")]
     pub session_id: Option<String>,
+    /// Firecall (break-glass) grants opened and not yet reviewed (`sesame grants
+    /// review ID`), instead of decisions; `--user` narrows them.
+    #[arg(long)]
+    pub review_pending: bool,
     /// minted, minted_some_closed, minted_all_closed, refused or failed.
     #[arg(long)]
     pub status: Option<String>,
@@ -302,7 +306,15 @@ pub fn run(config: Option<&Path>, cmd: AuditCommand) -> Result<(), Failure> {
                 since: time("--since", a.since)?,
                 until: time("--until", a.until)?,
             };
-            let found = search(&logs(&cfg, a.files)?.all_files(), &filter).map_err(|e| Failure::new(3, e))?;
+            let files = logs(&cfg, a.files)?.all_files();
+            let found = if a.review_pending {
+                let mut f = crate::audit::search::review_pending(&files).map_err(|e| Failure::new(3, e))?;
+                f.hits
+                    .retain(|h| filter.user.as_ref().is_none_or(|u| h.record.entry.user.as_ref() == Some(u)));
+                f
+            } else {
+                search(&files, &filter).map_err(|e| Failure::new(3, e))?
+            };
             note_torn(&found);
             let hits = found.hits;
             match a.format {

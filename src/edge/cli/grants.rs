@@ -1,4 +1,4 @@
-//! `sesame grants add|list|revoke|release|import|init`: the approval system's operations on
+//! `sesame grants add|list|revoke|release|firecall|review|import|init`: the approval system's operations on
 //! the embedded grants store, each audited like its API twin. `list` only reads: it
 //! takes no lock and runs beside a server.
 
@@ -27,6 +27,12 @@ pub enum GrantsCommand {
     /// End a grant early because the person is done (recorded as released; the reaper
     /// ends its sessions as for a revocation).
     Release(RevokeArgs),
+    /// Open a firecall (break-glass) grant for a person in an incident: an entitlement
+    /// with `firecall = true`, a reason and a ticket, from now, at most
+    /// `grants.firecall_max_seconds`. Review pending until `grants review`.
+    Firecall(FirecallArgs),
+    /// Record an approver's review of a firecall grant.
+    Review(ReviewArgs),
     /// Import grants from a TOML file ([[grant]] user, group, start, end, ticket, approver).
     Import(ImportArgs),
     /// Create an empty grants store where none exists, deliberately (recorded; no seed).
@@ -75,6 +81,32 @@ pub struct ListArgs {
 pub struct RevokeArgs {
     /// The grant's id (from `add` or `list`).
     pub id: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct FirecallArgs {
+    #[arg(long)]
+    pub user: String,
+    #[arg(long)]
+    pub group: String,
+    /// Why (1-512 characters).
+    #[arg(long)]
+    pub reason: String,
+    /// The incident ticket.
+    #[arg(long)]
+    pub ticket: String,
+    /// Seconds (default and maximum: grants.firecall_max_seconds).
+    #[arg(long)]
+    pub duration: Option<i64>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReviewArgs {
+    /// The firecall grant's id.
+    pub id: i64,
+    /// What the review found (1-512 characters).
+    #[arg(long)]
+    pub note: String,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +194,30 @@ pub fn run(config: Option<&Path>, cmd: GrantsCommand) -> Result<(), Failure> {
         GrantsCommand::List(_) | GrantsCommand::Init(_) => {}
         GrantsCommand::Revoke(a) => {
             let g = grants::revoke(store.as_ref(), audit.as_ref(), a.id, &actor)
+                .map_err(|e| Failure::new(code(&e), format!("{e} [{}]", e.code())))?;
+            println!("{}", render::grant_json(&g, now));
+        }
+        GrantsCommand::Firecall(a) => {
+            let req = crate::service::firecall::FirecallRequest {
+                user: a.user,
+                group: a.group,
+                reason: a.reason,
+                ticket: a.ticket,
+                duration_seconds: a.duration,
+            };
+            let g = crate::service::firecall::open(
+                store.as_ref(),
+                audit.as_ref(),
+                &cfg.mapping,
+                cfg.firecall_max_seconds,
+                &req,
+                &actor,
+            )
+            .map_err(|e| Failure::new(code(&e), format!("{e} [{}]", e.code())))?;
+            println!("{}", render::grant_json(&g, now));
+        }
+        GrantsCommand::Review(a) => {
+            let g = crate::service::firecall::review(store.as_ref(), audit.as_ref(), a.id, &a.note, &actor)
                 .map_err(|e| Failure::new(code(&e), format!("{e} [{}]", e.code())))?;
             println!("{}", render::grant_json(&g, now));
         }

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod body;
 pub mod denials;
 pub mod error;
+pub mod firecalls;
 pub mod metrics;
 pub mod routes;
 pub mod server;

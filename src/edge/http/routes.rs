@@ -34,7 +34,7 @@ pub struct MintBody {
     pub correlation_id: Option<String>,
 }
 
-fn limits(state: &State) -> BodyLimits {
+pub(super) fn limits(state: &State) -> BodyLimits {
     BodyLimits { max_bytes: state.config.server.max_body_bytes, timeout: state.config.server.body_timeout }
 }
 
@@ -45,7 +45,7 @@ fn wants_html(req: &HttpRequest) -> bool {
         .is_some_and(|a| a.contains("text/html") && !a.contains("application/json"))
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     web::block(f).await.map_err(|_| ApiError::Overloaded)?
@@ -193,7 +193,7 @@ pub async fn metrics(state: web::Data<State>, req: HttpRequest) -> Result<HttpRe
         .body(text))
 }
 
-fn store(state: &State) -> Result<std::sync::Arc<dyn GrantStore>, ApiError> {
+pub(super) fn store(state: &State) -> Result<std::sync::Arc<dyn GrantStore>, ApiError> {
     state.minter.grant_store.clone().ok_or_else(|| GrantError::ReadOnly.into())
 }
 

@@ -135,6 +135,10 @@ pub fn build(
             )
             .service(resource("/v1/grants/{id}", "DELETE").route(web::delete().to(routes::revoke_grant)))
             .service(resource("/v1/grants/{id}/release", "POST").route(web::post().to(routes::release_grant)))
+            .service(resource("/v1/firecalls", "POST").route(web::post().to(super::firecalls::open)))
+            .service(
+                resource("/v1/firecalls/{id}/review", "POST").route(web::post().to(super::firecalls::review)),
+            )
             .service(resource("/metadata", "GET").route(web::get().to(routes::metadata)))
             .service(resource("/healthz", "GET").route(web::get().to(routes::healthz)))
             .service(resource("/readyz", "GET").route(web::get().to(routes::readyz)))
