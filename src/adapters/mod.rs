@@ -265,3 +265,11 @@ pub struct NotifyError(pub String);
 pub trait Notifier: Send + Sync {
     fn send(&self, n: &Notice, now: DateTime<Utc>) -> Result<(), NotifyError>;
 }
+
+/// A role's inline policies in IAM, for revoking issued credentials.
+pub trait RolePolicies: Send + Sync {
+    /// The policy document (decoded JSON text), or `None` when the role has no such policy.
+    fn get(&self, role: &str, name: &str) -> Result<Option<String>, SessionError>;
+    fn put(&self, role: &str, name: &str, document: &str) -> Result<(), SessionError>;
+    fn delete(&self, role: &str, name: &str) -> Result<(), SessionError>;
+}

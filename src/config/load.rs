@@ -319,6 +319,10 @@ impl Config {
         let uses_db = matches!(grants, Source::Postgres) || sink == AuditSink::Postgres;
         let reaper = super::reaper::reaper(&mut p, raw.reaper);
         let webhook = raw.webhook.and_then(|w| super::reaper::webhook(&mut p, w, base));
+        let revoke_credentials = raw.aws.revoke_credentials.unwrap_or(false);
+        if revoke_credentials && !reaper.enabled {
+            p.push("aws.revoke_credentials", "needs reaper.enabled = true: the reaper writes the Deny");
+        }
         if webhook.is_some() && !reaper.enabled {
             p.push("webhook", "needs reaper.enabled = true: the reaper sends the notices");
         }
@@ -372,6 +376,7 @@ impl Config {
                     console_url,
                     encryption_cert,
                     session_naming,
+                    revoke_credentials,
                 },
                 keys,
                 policy: Policy {

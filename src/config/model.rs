@@ -29,6 +29,9 @@ pub struct Aws {
     pub encryption_cert: Option<PathBuf>,
     /// `aws.role_session_name`: per decision (default) or the user name.
     pub session_naming: crate::core::SessionNaming,
+    /// `aws.revoke_credentials`: on revocation, deny the person's credentials issued
+    /// before it (an inline policy on the role; the reaper writes it).
+    pub revoke_credentials: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +159,8 @@ pub struct Reaper {
     pub sdk_attempts: u32,
     /// The tests' loopback stand-in; never set in production.
     pub endpoint_url: Option<String>,
+    /// The tests' IAM stand-in.
+    pub iam_endpoint_url: Option<String>,
 }
 
 /// How group memberships are resolved.

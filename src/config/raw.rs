@@ -55,6 +55,7 @@ pub struct RawReaper {
     pub timeout_ms: Option<i64>,
     pub sdk_attempts: Option<i64>,
     pub endpoint_url: Option<String>,
+    pub iam_endpoint_url: Option<String>,
 }
 
 /// `[database]`: the shared PostgreSQL of `grants.kind` / `audit.kind = "postgres"`.
@@ -139,6 +140,7 @@ pub struct RawAws {
     pub audience: Option<String>,
     pub role_max_session_seconds: Option<i64>,
     pub below_floor: Option<String>,
+    pub revoke_credentials: Option<bool>,
     pub role_session_name: Option<String>,
     pub console_url: Option<String>,
     pub encryption_cert: Option<String>,

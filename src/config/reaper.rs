@@ -18,14 +18,17 @@ fn dur_ms(p: &mut Problems, at: &str, v: Option<i64>, default: i64, lo: i64, hi:
 pub fn reaper(p: &mut Problems, r: RawReaper) -> Reaper {
     let interval = p.number("reaper.interval_seconds", r.interval_seconds, 10, 1, 3600);
     let endpoint_url = r.endpoint_url.clone();
-    if let Some(u) = &endpoint_url {
+    for (at, v) in
+        [("reaper.endpoint_url", &r.endpoint_url), ("reaper.iam_endpoint_url", &r.iam_endpoint_url)]
+    {
+        let Some(u) = v else { continue };
         let ok = (u.starts_with("http://127.0.0.1:")
             || u.starts_with("http://[::1]:")
             || u.starts_with("https://"))
             && u.len() <= 256;
         if !ok {
             p.push(
-                "reaper.endpoint_url",
+                at,
                 format!(
                     "must be https://… or a loopback http://127.0.0.1:PORT (a test stand-in) (got {u:?})"
                 ),
@@ -42,6 +45,7 @@ pub fn reaper(p: &mut Problems, r: RawReaper) -> Reaper {
         timeout: dur_ms(p, "reaper.timeout_ms", r.timeout_ms, 5000, 100, 60_000),
         sdk_attempts: u32::try_from(p.number("reaper.sdk_attempts", r.sdk_attempts, 3, 1, 10)).unwrap_or(3),
         endpoint_url,
+        iam_endpoint_url: r.iam_endpoint_url,
     }
 }
 

@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use super::clock;
 use super::wiring::{self, SetupError};
 use crate::adapters::notify::webhook::Webhook;
+use crate::adapters::sessions::iam::IamPolicies;
 use crate::adapters::sessions::ssm::{SsmSessions, SsmSettings};
 use crate::adapters::SessionManager;
 use crate::audit::pg_tail::PgTail;
@@ -23,6 +24,7 @@ use crate::config::{AuditSink, Config};
 use crate::core::text::saml_time;
 use crate::db::lease::Lease;
 use crate::service::reaper::{Notices, Reaper, ReaperSettings};
+use crate::service::revoke_creds::Revoker;
 
 /// `arn:<p>:iam::<acct>:role/<path/>name` → `arn:<p>:sts::<acct>:assumed-role/<name>/`.
 pub fn owner_prefix(role_arn: &str) -> String {
@@ -50,13 +52,31 @@ pub fn settings(cfg: &Config) -> ReaperSettings {
 }
 
 pub fn sessions(cfg: &Config) -> Result<Arc<dyn SessionManager>, SetupError> {
+    Ok(aws(cfg)?.0)
+}
+
+/// Session Manager, and with `aws.revoke_credentials` the role's policies in IAM, on
+/// one SDK configuration.
+pub fn aws(cfg: &Config) -> Result<(Arc<dyn SessionManager>, Option<Revoker>), SetupError> {
     let s = SsmSettings {
         timeout: cfg.reaper.timeout,
         attempts: cfg.reaper.sdk_attempts,
         initial_backoff: Duration::from_millis(200),
         endpoint_url: cfg.reaper.endpoint_url.clone(),
     };
-    Ok(Arc::new(SsmSessions::new(&s).map_err(|e| SetupError::Aws(e.to_string()))?))
+    let ssm = SsmSessions::new(&s).map_err(|e| SetupError::Aws(e.to_string()))?;
+    let revoker = if cfg.aws.revoke_credentials {
+        let iam = IamPolicies::new(ssm.sdk(), cfg.reaper.iam_endpoint_url.as_deref())
+            .map_err(|e| SetupError::Aws(e.to_string()))?;
+        Some(Revoker {
+            policies: Arc::new(iam),
+            role: cfg.aws.role_arn.rsplit('/').next().unwrap_or_default().to_owned(),
+            keep: chrono::Duration::seconds(i64::from(cfg.policy.role_max_session)),
+        })
+    } else {
+        None
+    };
+    Ok((Arc::new(ssm), revoker))
 }
 
 /// The webhook of `[webhook]`, if configured.
@@ -67,18 +87,22 @@ pub fn notices(cfg: &Config) -> Result<Option<Notices>, SetupError> {
     Ok(Some(Notices { to: Arc::new(hook), lead: chrono::Duration::seconds(w.lead_seconds) }))
 }
 
-/// A reaper on `feed`, with the notices of `[webhook]`.
+/// A reaper on `feed`, with the notices of `[webhook]` and, with
+/// `aws.revoke_credentials`, the Deny on issued credentials.
 pub fn reaper(
     cfg: &Config,
-    sessions: Arc<dyn SessionManager>,
     audit: Arc<dyn AuditLog>,
     feed: Box<dyn RecordFeed>,
 ) -> Result<Reaper, SetupError> {
-    let r = Reaper::new(sessions, audit, feed, settings(cfg));
-    Ok(match notices(cfg)? {
-        Some(n) => r.with_notices(n),
-        None => r,
-    })
+    let (sessions, revoker) = aws(cfg)?;
+    let mut r = Reaper::new(sessions, audit, feed, settings(cfg));
+    if let Some(n) = notices(cfg)? {
+        r = r.with_notices(n);
+    }
+    if let Some(v) = revoker {
+        r = r.with_revoker(v);
+    }
+    Ok(r)
 }
 
 /// The log's records since `now - lookback`, then as they are appended.
@@ -101,10 +125,9 @@ pub fn spawn(
     audit: Arc<dyn AuditLog>,
     stop: Arc<AtomicBool>,
 ) -> Result<std::thread::JoinHandle<()>, SetupError> {
-    let sessions = sessions(&cfg)?;
     std::thread::Builder::new()
         .name("sesame-reaper".into())
-        .spawn(move || run(&cfg, &sessions, &audit, &stop))
+        .spawn(move || run(&cfg, &audit, &stop))
         .map_err(|e| SetupError::Aws(format!("cannot start the reaper thread: {e}")))
 }
 
@@ -117,7 +140,7 @@ fn pause(stop: &AtomicBool, d: Duration) {
     }
 }
 
-fn run(cfg: &Config, sessions: &Arc<dyn SessionManager>, audit: &Arc<dyn AuditLog>, stop: &AtomicBool) {
+fn run(cfg: &Config, audit: &Arc<dyn AuditLog>, stop: &AtomicBool) {
     let shared = cfg.audit.sink == AuditSink::Postgres;
     let mut lease: Option<Lease> = None;
     let mut reaper: Option<Reaper> = None;
@@ -146,8 +169,7 @@ fn run(cfg: &Config, sessions: &Arc<dyn SessionManager>, audit: &Arc<dyn AuditLo
             }
         }
         if reaper.is_none() {
-            match feed(cfg, clock::now()).and_then(|f| self::reaper(cfg, sessions.clone(), audit.clone(), f))
-            {
+            match feed(cfg, clock::now()).and_then(|f| self::reaper(cfg, audit.clone(), f)) {
                 Ok(r) => reaper = Some(r),
                 Err(e) => tracing::warn!(error = %e, "reaper: cannot start"),
             }

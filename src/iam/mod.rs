@@ -7,6 +7,7 @@
 //! policies hold at most [`MANAGED_POLICY_LIMIT`]; statements that do not fit one are
 //! split across several (a role takes at most [`MAX_ATTACHED`]).
 
+pub mod revoke;
 pub mod templates;
 
 use serde_json::{json, Value};
@@ -18,6 +19,8 @@ use crate::core::TagSpec;
 pub const MANAGED_POLICY_LIMIT: usize = 6_144;
 /// Managed policies one role can have attached (IAM's hard maximum).
 pub const MAX_ATTACHED: usize = 20;
+/// The inline policy sesame owns on the role (`revoke.rs`: the Deny on issued credentials).
+pub const REVOKE_POLICY: &str = "sesame-revoked-sessions";
 /// The Session Manager document the console and CLI use by default.
 pub const SESSION_DOCUMENT: &str = "SSM-SessionManagerRunShell";
 
@@ -117,9 +120,11 @@ pub fn common_statements(s: &Scope) -> Vec<Value> {
 /// (DescribeSessions takes no resource) and end them. Nothing else: it cannot start a
 /// session, read a log or change IAM. (Session resources carry no tag sesame could
 /// narrow to its own role's sessions before they exist, so TerminateSession is on
-/// `session/*` of the account; every call it makes is in the audit log.)
-pub fn reaper_policy(s: &Scope) -> Value {
-    policy(vec![
+/// `session/*` of the account; every call it makes is in the audit log.) With
+/// `revoke_for` (the role's ARN, for `aws.revoke_credentials`), also read, write and
+/// delete sesame's one inline policy on that role, and nothing else in IAM.
+pub fn reaper_policy(s: &Scope, revoke_for: Option<&str>) -> Value {
+    let mut st = vec![
         json!({
             "Sid": "ListSessions",
             "Effect": "Allow",
@@ -132,7 +137,17 @@ pub fn reaper_policy(s: &Scope) -> Value {
             "Action": "ssm:TerminateSession",
             "Resource": format!("arn:{}:ssm:{}:{}:session/*", s.partition, s.region, s.account),
         }),
-    ])
+    ];
+    if let Some(role) = revoke_for {
+        st.push(json!({
+            "Sid": "RevokeIssuedCredentials",
+            "Effect": "Allow",
+            "Action": ["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"],
+            "Resource": role,
+            "Condition": {"StringEquals": {"iam:PolicyName": REVOKE_POLICY}},
+        }));
+    }
+    policy(st)
 }
 
 fn policy(statements: Vec<Value>) -> Value {

@@ -9,3 +9,4 @@ pub mod firecall;
 pub mod grants;
 pub mod mint;
 pub mod reaper;
+pub mod revoke_creds;

@@ -34,6 +34,7 @@ use crate::audit::{AuditError, AuditLog};
 use crate::core::reap::{Ended, Job, Opened, Plan};
 use crate::core::text::{clip, saml_time};
 use crate::core::Region;
+use crate::service::revoke_creds::{Pending, Revoker};
 
 /// How the reaper works (from `[reaper]` and `aws.role_arn`).
 #[derive(Debug, Clone)]
@@ -107,6 +108,12 @@ pub struct Reaper {
     notified: HashSet<(String, String)>,
     /// Firecalls opened, to announce.
     firecalls: Vec<Notice>,
+    revoker: Option<Revoker>,
+    /// Revocations whose Deny on the role is not yet in place (from the log).
+    creds: Vec<Pending>,
+    creds_done: HashSet<String>,
+    creds_next: Option<DateTime<Utc>>,
+    last_prune: Option<DateTime<Utc>>,
 }
 
 impl Reaper {
@@ -126,7 +133,36 @@ impl Reaper {
             notices: None,
             notified: HashSet::new(),
             firecalls: Vec::new(),
+            revoker: None,
+            creds: Vec::new(),
+            creds_done: HashSet::new(),
+            creds_next: None,
+            last_prune: None,
         }
+    }
+
+    /// Also denies revoked people's issued credentials on the role.
+    pub fn with_revoker(mut self, r: Revoker) -> Self {
+        self.revoker = Some(r);
+        self
+    }
+
+    /// The Deny for pending revocations, and a prune every ten minutes.
+    fn revoke_credentials(&mut self, now: DateTime<Utc>) -> Result<(), AuditError> {
+        let Some(r) = &self.revoker else { return Ok(()) };
+        if !self.creds.is_empty() && self.creds_next.is_none_or(|n| n <= now) {
+            let done = r.apply(self.audit.as_ref(), &self.creds, now)?;
+            self.creds.retain(|p| !done.contains(&p.key));
+            self.creds_done.extend(done);
+            self.creds_next = (!self.creds.is_empty()).then(|| now + self.s.retry_after);
+        }
+        if self.last_prune.is_none_or(|l| now - l >= chrono::Duration::minutes(10)) {
+            if let Err(e) = r.prune(now) {
+                tracing::warn!(error = %e, "reaper: could not prune the revocation policy; retried later");
+            }
+            self.last_prune = Some(now);
+        }
+        Ok(())
     }
 
     /// Sends notices through `n` as well.
@@ -196,6 +232,16 @@ impl Reaper {
             (Kind::Grant, Some("grant_revoked" | "grant_released")) => {
                 if let (Some(user), Some(g), Some(at)) = (&e.user, &e.grant, parse(&e.time)) {
                     self.plan.ended(Ended { user: user.clone(), entitlement: g.entitlement.clone(), at });
+                    let key = format!("grant:{}:{}", g.id.unwrap_or(0), e.time);
+                    if !self.creds_done.contains(&key) && !self.creds.iter().any(|p| p.key == key) {
+                        self.creds.push(Pending { key, user: user.clone(), at });
+                    }
+                }
+            }
+            (Kind::Session, Some("credentials_revoked")) => {
+                if let Some(d) = &e.decision {
+                    self.creds.retain(|p| &p.key != d);
+                    self.creds_done.insert(d.clone());
                 }
             }
             (Kind::Session, Some("sessions_reaped")) => {
@@ -239,6 +285,7 @@ impl Reaper {
         }
         let at = now();
         self.plan.forget_before(at - self.s.lookback);
+        self.revoke_credentials(now())?;
         for f in std::mem::take(&mut self.firecalls) {
             self.deliver(f, now())?;
         }

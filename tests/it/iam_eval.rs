@@ -2,7 +2,7 @@
 //! (an explicit Deny wins, else any Allow, else the implicit deny): Action and
 //! Resource wildcards (`*`, `?`), policy variables (`${aws:userid}`,
 //! `${aws:PrincipalTag/…}`; a variable with no value makes its statement not match),
-//! and the condition operators sesame emits (StringEquals, StringLike; a missing key
+//! and the condition operators sesame emits (StringEquals, StringLike, DateLessThan; a missing key
 //! never matches). Any other operator fails the test, so the evaluator cannot pass a
 //! policy it does not understand. It checks the own-sessions statement for a
 //! federated person's own session and someone else's, and the sentinel Deny.
@@ -15,7 +15,7 @@ use sesame::core::{TagKey, TagSpec};
 use sesame::iam::{permission_policies, Scope};
 
 #[derive(Debug, PartialEq, Eq)]
-enum Verdict {
+pub enum Verdict {
     Allow,
     ExplicitDeny,
     ImplicitDeny,
@@ -74,13 +74,15 @@ fn conditions_hold(cond: &Value, ctx: &HashMap<String, String>) -> bool {
             strings(values).iter().filter_map(|v| substitute(v, ctx)).any(|v| match op.as_str() {
                 "StringEquals" => *actual == v,
                 "StringLike" => glob(&v, actual),
+                // RFC 3339 instants in one format compare as text.
+                "DateLessThan" => *actual < v,
                 other => panic!("the evaluator does not know condition operator {other}"),
             })
         })
     })
 }
 
-fn evaluate(policies: &[Value], action: &str, resource: &str, ctx: &HashMap<String, String>) -> Verdict {
+pub fn evaluate(policies: &[Value], action: &str, resource: &str, ctx: &HashMap<String, String>) -> Verdict {
     let (mut allow, mut deny) = (false, false);
     for st in policies.iter().flat_map(|p| p["Statement"].as_array().unwrap()) {
         let acts = strings(&st["Action"]);
@@ -125,7 +127,7 @@ fn policies(n: usize) -> Vec<Value> {
     permission_policies(&spec(n), &scope).unwrap()
 }
 
-fn ctx(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+pub fn ctx(pairs: &[(&str, &str)]) -> HashMap<String, String> {
     pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
 }
 
@@ -215,7 +217,7 @@ fn a_sentinel_copied_onto_an_instance_is_denied_and_open_sets_still_work() {
 #[test]
 fn the_reaper_may_list_and_end_sessions_and_nothing_else() {
     let scope = Scope { account: "111122223333".into(), region: "*".into(), partition: "aws".into() };
-    let p = vec![sesame::iam::reaper_policy(&scope)];
+    let p = vec![sesame::iam::reaper_policy(&scope, None)];
     let none = ctx(&[]);
     let session = format!("{SESSION_ARN}carol.0123456789ab-0a1b2c3d4e5f67890");
     assert_eq!(evaluate(&p, "ssm:DescribeSessions", "*", &none), Verdict::Allow);
@@ -230,4 +232,22 @@ fn the_reaper_may_list_and_end_sessions_and_nothing_else() {
     ] {
         assert_eq!(evaluate(&p, action, resource, &none), Verdict::ImplicitDeny, "{action}");
     }
+}
+
+#[test]
+fn with_credential_revocation_the_reaper_may_touch_only_sesames_inline_policy_on_the_role() {
+    let scope = Scope { account: "111122223333".into(), region: "*".into(), partition: "aws".into() };
+    let role = "arn:aws:iam::111122223333:role/sesame-session-manager";
+    let p = vec![sesame::iam::reaper_policy(&scope, Some(role))];
+    let ours = ctx(&[("iam:PolicyName", "sesame-revoked-sessions")]);
+    let other = ctx(&[("iam:PolicyName", "admin")]);
+    for action in ["iam:GetRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy"] {
+        assert_eq!(evaluate(&p, action, role, &ours), Verdict::Allow, "{action}");
+        assert_eq!(evaluate(&p, action, role, &other), Verdict::ImplicitDeny, "{action} on another policy");
+        assert_eq!(
+            evaluate(&p, action, "arn:aws:iam::111122223333:role/other", &ours),
+            Verdict::ImplicitDeny
+        );
+    }
+    assert_eq!(evaluate(&p, "iam:AttachRolePolicy", role, &ours), Verdict::ImplicitDeny);
 }

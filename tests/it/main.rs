@@ -18,6 +18,7 @@ mod firecall; // break-glass grants: cap, eligibility, webhook, the reaper, revi
 mod http; // sesame serve end to end over mutual TLS
 mod iam; // IAM policies match what the minter emits; sizes and splitting
 mod iam_eval; // the generated policy evaluated: own sessions, someone else's, the sentinel Deny
+mod iam_revoke; // the Deny on issued credentials: merged, pruned, collapsed, evaluated
 mod ids; // user, instance and region syntax
 mod keys; // key generation, permissions, mismatched certificates
 mod layers; // the dependency table of ARCHITECTURE.md, enforced; no cycles between modules
@@ -33,6 +34,7 @@ mod reaper; // the session reaper against a Session Manager stand-in spoken to b
 mod regression; // one test per defect found, named after its issue
 mod regression_audit; // the same, for the audit log
 mod regression_http; // the same, for the HTTP edge
+mod revoke_creds; // the Deny on issued credentials through aws-sdk-iam and an IAM stand-in
 mod rotation; // key rotation without downtime, expiry warnings
 mod samael; // samael's SAML model reads what sesame decided, in responses and metadata
 mod saml_golden; // byte-stable signed responses

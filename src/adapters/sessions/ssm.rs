@@ -44,7 +44,7 @@ impl std::fmt::Debug for SsmSessions {
     }
 }
 
-fn error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+pub(super) fn error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     e: SdkError<E, R>,
 ) -> SessionError {
     match e.code() {
@@ -65,6 +65,11 @@ fn error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Deb
 }
 
 impl SsmSessions {
+    /// The SDK configuration (credentials, timeouts, retries) other clients share.
+    pub fn sdk(&self) -> &SdkConfig {
+        &self.sdk
+    }
+
     pub fn new(s: &SsmSettings) -> Result<Self, SessionError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

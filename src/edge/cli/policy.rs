@@ -70,7 +70,8 @@ pub fn run(config: Option<&Path>, a: PolicyArgs) -> Result<(), Failure> {
         let f = write(&a.out_dir, &format!("permission-policy-{}.json", i + 1), p)?;
         println!("{}: {} characters of {MANAGED_POLICY_LIMIT}", f.display(), iam_size(p));
     }
-    let reaper = crate::iam::reaper_policy(&scope);
+    let reaper =
+        crate::iam::reaper_policy(&scope, cfg.aws.revoke_credentials.then_some(cfg.aws.role_arn.as_str()));
     let r = write(&a.out_dir, "reaper-policy.json", &reaper)?;
     println!(
         "{}: the session reaper's policy, for the principal sesame serve runs as ({} characters)",

@@ -73,9 +73,7 @@ pub fn run(config: Option<&Path>, cmd: SessionsCommand) -> Result<(), Failure> {
             let (material, _) = wiring::load_keys(&cfg, now).map_err(|e| Failure::new(3, e))?;
             let audit = wiring::open_audit(&cfg, &material, now).map_err(|e| Failure::new(3, e))?;
             let feed = reaping::feed(&cfg, now).map_err(|e| Failure::new(3, e))?;
-            let sessions = reaping::sessions(&cfg).map_err(|e| Failure::new(3, e))?;
-            let mut reaper =
-                reaping::reaper(&cfg, sessions, audit.clone(), feed).map_err(|e| Failure::new(3, e))?;
+            let mut reaper = reaping::reaper(&cfg, audit.clone(), feed).map_err(|e| Failure::new(3, e))?;
             let t = reaper.tick(&clock::now).map_err(|e| Failure::new(3, e))?;
             let _ = audit.close();
             println!(
