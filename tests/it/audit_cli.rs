@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::common::{sesame, temp_config, TempConfig};
+use crate::reaper::session_name;
 
 const ALICE: [&str; 8] = [
     "--user",
@@ -239,18 +240,6 @@ fn checkpoints_can_be_signed_by_a_separate_audit_key() {
         sesame::audit::verify::verify(&files, &certs).unwrap_err().kind,
         sesame::audit::verify::Breakage::BadCheckpoint
     );
-}
-
-/// The RoleSessionName a minted response carries.
-fn session_name(minted: &Value) -> String {
-    use base64::Engine;
-    let xml =
-        base64::engine::general_purpose::STANDARD.decode(minted["saml_response"].as_str().unwrap()).unwrap();
-    let xml = String::from_utf8(xml).unwrap();
-    let at = xml.find("Attributes/RoleSessionName\"><saml:AttributeValue>").unwrap();
-    let rest = &xml[at..];
-    let v = &rest[rest.find("<saml:AttributeValue>").unwrap() + "<saml:AttributeValue>".len()..];
-    v[..v.find('<').unwrap()].to_owned()
 }
 
 #[test]

@@ -253,6 +253,35 @@ pub async fn list_grants(
     Ok(HttpResponse::Ok().json(json!({"grants": list})))
 }
 
+type EndFn = fn(
+    &dyn GrantStore,
+    &dyn crate::audit::AuditLog,
+    i64,
+    &Actor<'_>,
+) -> Result<crate::adapters::StoredGrant, GrantError>;
+
+/// Ends grant `id` with `end` (revoke or release) for a caller with one of `roles`.
+async fn end_grant(
+    state: web::Data<State>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    roles: &[Role],
+    end: EndFn,
+) -> Result<HttpResponse, ApiError> {
+    let caller = require(&state, &req, roles)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::BadInput("id: must be a grant number".into()))?;
+    let st = state.clone();
+    let rid = request_id(&req);
+    let g = blocking(move || {
+        let now = clock::now();
+        let actor = Actor { caller: &caller.name, request_id: rid.as_deref(), now, allow_past: false };
+        let g = end(store(&st)?.as_ref(), st.audit.as_ref(), id, &actor)?;
+        Ok(grant_json(&g, now))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(g))
+}
+
 /// Role: approver or minter (the access manager, for the person). Ends a grant early
 /// (`grant_released`); the reaper ends the sessions it allowed.
 pub async fn release_grant(
@@ -260,18 +289,7 @@ pub async fn release_grant(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = require(&state, &req, &[Role::Approver, Role::Minter])?;
-    let id: i64 = id.parse().map_err(|_| ApiError::BadInput("id: must be a grant number".into()))?;
-    let st = state.clone();
-    let rid = request_id(&req);
-    let g = blocking(move || {
-        let now = clock::now();
-        let actor = Actor { caller: &caller.name, request_id: rid.as_deref(), now, allow_past: false };
-        let g = grants::release(store(&st)?.as_ref(), st.audit.as_ref(), id, &actor)?;
-        Ok(grant_json(&g, now))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(g))
+    end_grant(state, req, id, &[Role::Approver, Role::Minter], grants::release).await
 }
 
 /// Role: approver. Revokes a grant, effective for the next request.
@@ -280,16 +298,5 @@ pub async fn revoke_grant(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let caller = require(&state, &req, &[Role::Approver])?;
-    let id: i64 = id.parse().map_err(|_| ApiError::BadInput("id: must be a grant number".into()))?;
-    let st = state.clone();
-    let rid = request_id(&req);
-    let g = blocking(move || {
-        let now = clock::now();
-        let actor = Actor { caller: &caller.name, request_id: rid.as_deref(), now, allow_past: false };
-        let g = grants::revoke(store(&st)?.as_ref(), st.audit.as_ref(), id, &actor)?;
-        Ok(grant_json(&g, now))
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(g))
+    end_grant(state, req, id, &[Role::Approver], grants::revoke).await
 }
