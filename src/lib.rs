@@ -25,7 +25,8 @@
 //! - [`audit`] — the assertion log; uses `core`, and `db` for its PostgreSQL sink;
 //! - [`adapters`] — the lookup traits; their implementations may also read `config`
 //!   and use `db`;
-//! - [`service`] — the use cases over the traits (mint, grants);
+//! - [`service`] — the use cases over the traits (mint, grants, firecalls, the session
+//!   reaper); it may also use the pure IAM documents of [`iam`];
 //! - [`edge`] — CLI, HTTP, wiring, rendering, the clock: everything meets here.
 
 pub mod adapters;
