@@ -49,8 +49,7 @@ pub(super) enum Msg {
 /// The advisory-lock key of a replica's chain: the first 8 bytes of
 /// SHA-256("sesame-audit-chain\n" + replica).
 pub fn lock_key(replica: &str) -> i64 {
-    let h = openssl::sha::sha256(format!("sesame-audit-chain\n{replica}").as_bytes());
-    i64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
+    crate::db::lease::advisory_key("sesame-audit-chain", replica)
 }
 
 fn db_err(e: DbError) -> AuditError {

@@ -58,58 +58,56 @@ pub struct Found {
     pub torn: Vec<(PathBuf, usize)>,
 }
 
-/// Every record in `files` that matches. A complete line that does not parse is an
-/// error; a partial last line (no newline yet) is skipped and reported in `torn`.
-pub fn search(files: &[PathBuf], f: &Filter) -> Result<Found, String> {
-    let mut found = Found::default();
+/// Reads every complete record of `files` in order, handing each to `each` as a
+/// [`Hit`]; a partial last line (no newline yet) is skipped and reported in `torn`. A
+/// complete line that does not parse is an error.
+fn scan(files: &[PathBuf], mut each: impl FnMut(Hit)) -> Result<Vec<(PathBuf, usize)>, String> {
+    let mut torn = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
         let complete = text.rfind('\n').map_or(0, |i| i + 1);
         if complete < text.len() {
-            found.torn.push((file.clone(), text.len() - complete));
+            torn.push((file.clone(), text.len() - complete));
         }
         for (i, line) in text.get(..complete).unwrap_or_default().lines().enumerate() {
             let record: Record =
                 serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", file.display(), i + 1))?;
-            if f.matches(&record) {
-                found.hits.push(Hit { file: file.clone(), line: i + 1, raw: line.to_owned(), record });
-            }
+            each(Hit { file: file.clone(), line: i + 1, raw: line.to_owned(), record });
         }
     }
-    Ok(found)
+    Ok(torn)
+}
+
+/// Every record in `files` that matches.
+pub fn search(files: &[PathBuf], f: &Filter) -> Result<Found, String> {
+    let mut hits = Vec::new();
+    let torn = scan(files, |h| {
+        if f.matches(&h.record) {
+            hits.push(h);
+        }
+    })?;
+    Ok(Found { hits, torn })
 }
 
 /// Firecall grants opened and not yet reviewed: `firecall_opened` records with no
 /// later `firecall_reviewed` for the same grant id.
 pub fn review_pending(files: &[PathBuf]) -> Result<Found, String> {
-    let mut found = Found::default();
     let mut open: Vec<Hit> = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let complete = text.rfind('\n').map_or(0, |i| i + 1);
-        if complete < text.len() {
-            found.torn.push((file.clone(), text.len() - complete));
+    let grant = |h: &Hit| h.record.entry.grant.as_ref().and_then(|g| g.id);
+    let torn = scan(files, |h| {
+        if h.record.kind != Kind::Firecall {
+            return;
         }
-        for (i, line) in text.get(..complete).unwrap_or_default().lines().enumerate() {
-            let record: Record =
-                serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", file.display(), i + 1))?;
-            if record.kind != Kind::Firecall {
-                continue;
+        match h.record.entry.outcome.as_deref() {
+            Some("firecall_opened") => open.push(h),
+            Some("firecall_reviewed") => {
+                let id = grant(&h);
+                open.retain(|o| grant(o) != id);
             }
-            let id = record.entry.grant.as_ref().and_then(|g| g.id);
-            match record.entry.outcome.as_deref() {
-                Some("firecall_opened") => {
-                    open.push(Hit { file: file.clone(), line: i + 1, raw: line.to_owned(), record })
-                }
-                Some("firecall_reviewed") => {
-                    open.retain(|h| h.record.entry.grant.as_ref().and_then(|g| g.id) != id)
-                }
-                _ => {}
-            }
+            _ => {}
         }
-    }
-    found.hits = open;
-    Ok(found)
+    })?;
+    Ok(Found { hits: open, torn })
 }
 
 /// How many records of `kind` the files hold (a byte scan for `"kind":"<kind>"`, which

@@ -13,7 +13,7 @@
 //!   its credentials' longest life plus the longest Session Manager session
 //!   (`forget_before`) cannot have an open session and is dropped.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
@@ -73,12 +73,13 @@ pub struct Ended {
 pub struct Plan {
     opened: BTreeMap<String, Opened>,
     ended: Vec<Ended>,
-    done: HashSet<String>,
+    /// Decisions confirmed done, and when.
+    done: HashMap<String, DateTime<Utc>>,
 }
 
 impl Plan {
     pub fn opened(&mut self, o: Opened) {
-        if !self.done.contains(&o.key) {
+        if !self.done.contains_key(&o.key) {
             self.opened.insert(o.key.clone(), o);
         }
     }
@@ -87,10 +88,10 @@ impl Plan {
         self.ended.push(e);
     }
 
-    /// A done record: this decision's sessions were confirmed ended.
-    pub fn done(&mut self, key: &str) {
+    /// A done record: this decision's sessions were confirmed ended at `at`.
+    pub fn done(&mut self, key: &str, at: DateTime<Utc>) {
         self.opened.remove(key);
-        self.done.insert(key.to_owned());
+        self.done.insert(key.to_owned(), at);
     }
 
     /// When `o` is due, and why.
@@ -139,24 +140,16 @@ impl Plan {
         jobs
     }
 
-    /// The next instant something becomes due (for the serve loop's sleep).
-    pub fn next_due(&self) -> Option<DateTime<Utc>> {
-        self.opened.values().map(|o| self.due_at(o).0).min()
-    }
-
     /// Drops decisions minted before `cutoff` (no session of theirs can still be
-    /// open) and revocations older than it.
+    /// open), and revocations and done marks older than it (a decision done before
+    /// the cutoff was minted before it too).
     pub fn forget_before(&mut self, cutoff: DateTime<Utc>) {
         self.opened.retain(|_, o| o.at >= cutoff);
         self.ended.retain(|e| e.at >= cutoff);
+        self.done.retain(|_, at| *at >= cutoff);
     }
 
     pub fn planned(&self) -> usize {
         self.opened.len()
-    }
-
-    /// Planned decisions of one person (for `sesame sessions list`).
-    pub fn of_user<'a>(&'a self, user: &'a str) -> impl Iterator<Item = &'a Opened> + 'a {
-        self.opened.values().filter(move |o| o.user == user)
     }
 }

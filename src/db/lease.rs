@@ -8,10 +8,16 @@ use std::sync::Arc;
 
 use super::{Db, DbError};
 
-/// The lease's key: the first 8 bytes of SHA-256("sesame-lease\n" + name).
-pub fn lease_key(name: &str) -> i64 {
-    let h = openssl::sha::sha256(format!("sesame-lease\n{name}").as_bytes());
+/// An advisory-lock key: the first 8 bytes of SHA-256(purpose + "\n" + name). The
+/// audit chains use purpose `sesame-audit-chain`, leases `sesame-lease`.
+pub fn advisory_key(purpose: &str, name: &str) -> i64 {
+    let h = openssl::sha::sha256(format!("{purpose}\n{name}").as_bytes());
     i64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
+}
+
+/// The lease's key.
+pub fn lease_key(name: &str) -> i64 {
+    advisory_key("sesame-lease", name)
 }
 
 pub struct Lease {

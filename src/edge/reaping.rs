@@ -52,19 +52,23 @@ pub fn settings(cfg: &Config) -> ReaperSettings {
 }
 
 pub fn sessions(cfg: &Config) -> Result<Arc<dyn SessionManager>, SetupError> {
-    Ok(aws(cfg)?.0)
+    Ok(Arc::new(ssm(cfg)?))
 }
 
-/// Session Manager, and with `aws.revoke_credentials` the role's policies in IAM, on
-/// one SDK configuration.
-pub fn aws(cfg: &Config) -> Result<(Arc<dyn SessionManager>, Option<Revoker>), SetupError> {
+fn ssm(cfg: &Config) -> Result<SsmSessions, SetupError> {
     let s = SsmSettings {
         timeout: cfg.reaper.timeout,
         attempts: cfg.reaper.sdk_attempts,
         initial_backoff: Duration::from_millis(200),
         endpoint_url: cfg.reaper.endpoint_url.clone(),
     };
-    let ssm = SsmSessions::new(&s).map_err(|e| SetupError::Aws(e.to_string()))?;
+    SsmSessions::new(&s).map_err(|e| SetupError::Aws(e.to_string()))
+}
+
+/// Session Manager, and with `aws.revoke_credentials` the role's policies in IAM, on
+/// one SDK configuration.
+pub fn aws(cfg: &Config) -> Result<(Arc<dyn SessionManager>, Option<Revoker>), SetupError> {
+    let ssm = ssm(cfg)?;
     let revoker = if cfg.aws.revoke_credentials {
         let iam = IamPolicies::new(ssm.sdk(), cfg.reaper.iam_endpoint_url.as_deref())
             .map_err(|e| SetupError::Aws(e.to_string()))?;

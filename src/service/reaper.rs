@@ -105,13 +105,13 @@ pub struct Reaper {
     later: HashMap<String, DateTime<Utc>>,
     notices: Option<Notices>,
     /// (subject, event) already delivered or given up on (from the log).
-    notified: HashSet<(String, String)>,
-    /// Firecalls opened, to announce.
-    firecalls: Vec<Notice>,
+    notified: HashMap<(String, String), DateTime<Utc>>,
+    /// Firecalls opened (and when), to announce.
+    firecalls: Vec<(Notice, DateTime<Utc>)>,
     revoker: Option<Revoker>,
     /// Revocations whose Deny on the role is not yet in place (from the log).
     creds: Vec<Pending>,
-    creds_done: HashSet<String>,
+    creds_done: HashMap<String, DateTime<Utc>>,
     creds_next: Option<DateTime<Utc>>,
     last_prune: Option<DateTime<Utc>>,
 }
@@ -131,11 +131,11 @@ impl Reaper {
             s,
             later: HashMap::new(),
             notices: None,
-            notified: HashSet::new(),
+            notified: HashMap::new(),
             firecalls: Vec::new(),
             revoker: None,
             creds: Vec::new(),
-            creds_done: HashSet::new(),
+            creds_done: HashMap::new(),
             creds_next: None,
             last_prune: None,
         }
@@ -153,7 +153,7 @@ impl Reaper {
         if !self.creds.is_empty() && self.creds_next.is_none_or(|n| n <= now) {
             let done = r.apply(self.audit.as_ref(), &self.creds, now)?;
             self.creds.retain(|p| !done.contains(&p.key));
-            self.creds_done.extend(done);
+            self.creds_done.extend(done.into_iter().map(|k| (k, now)));
             self.creds_next = (!self.creds.is_empty()).then(|| now + self.s.retry_after);
         }
         if self.last_prune.is_none_or(|l| now - l >= chrono::Duration::minutes(10)) {
@@ -198,7 +198,7 @@ impl Reaper {
     fn deliver(&mut self, mut notice: Notice, now: DateTime<Utc>) -> Result<(), AuditError> {
         let Some(n) = &self.notices else { return Ok(()) };
         let key = (notice.subject.clone(), notice.event.clone());
-        if self.notified.contains(&key) {
+        if self.notified.contains_key(&key) {
             return Ok(());
         }
         notice.time = saml_time(now);
@@ -214,12 +214,8 @@ impl Reaper {
             ..Entry::default()
         };
         self.audit.append(Kind::Notify, e)?;
-        self.notified.insert(key);
+        self.notified.insert(key, now);
         Ok(())
-    }
-
-    pub fn plan(&self) -> &Plan {
-        &self.plan
     }
 
     fn absorb(&mut self, r: &Record) {
@@ -233,43 +229,46 @@ impl Reaper {
                 if let (Some(user), Some(g), Some(at)) = (&e.user, &e.grant, parse(&e.time)) {
                     self.plan.ended(Ended { user: user.clone(), entitlement: g.entitlement.clone(), at });
                     let key = format!("grant:{}:{}", g.id.unwrap_or(0), e.time);
-                    if !self.creds_done.contains(&key) && !self.creds.iter().any(|p| p.key == key) {
+                    if !self.creds_done.contains_key(&key) && !self.creds.iter().any(|p| p.key == key) {
                         self.creds.push(Pending { key, user: user.clone(), at });
                     }
                 }
             }
             (Kind::Session, Some("credentials_revoked")) => {
-                if let Some(d) = &e.decision {
+                if let (Some(d), Some(at)) = (&e.decision, parse(&e.time)) {
                     self.creds.retain(|p| &p.key != d);
-                    self.creds_done.insert(d.clone());
+                    self.creds_done.insert(d.clone(), at);
                 }
             }
             (Kind::Session, Some("sessions_reaped")) => {
-                if let Some(d) = &e.decision {
-                    self.plan.done(d);
+                if let (Some(d), Some(at)) = (&e.decision, parse(&e.time)) {
+                    self.plan.done(d, at);
                     self.later.remove(d);
                 }
             }
             (Kind::Firecall, Some("firecall_opened")) => {
-                if let (Some(user), Some(g)) = (&e.user, &e.grant) {
+                if let (Some(user), Some(g), Some(at)) = (&e.user, &e.grant, parse(&e.time)) {
                     let id = g.id.map_or_else(|| "?".to_owned(), |i| i.to_string());
-                    self.firecalls.push(Notice {
-                        id: format!("grant:{id}.firecall_opened"),
-                        event: "firecall_opened".into(),
-                        user: user.clone(),
-                        region: String::new(),
-                        entitlements: vec![g.entitlement.clone()],
-                        ends: g.end.clone().unwrap_or_default(),
-                        reason: e.message.clone().unwrap_or_default(),
-                        subject: format!("grant:{id}"),
-                        sessions: None,
-                        time: String::new(),
-                    });
+                    self.firecalls.push((
+                        Notice {
+                            id: format!("grant:{id}.firecall_opened"),
+                            event: "firecall_opened".into(),
+                            user: user.clone(),
+                            region: String::new(),
+                            entitlements: vec![g.entitlement.clone()],
+                            ends: g.end.clone().unwrap_or_default(),
+                            reason: e.message.clone().unwrap_or_default(),
+                            subject: format!("grant:{id}"),
+                            sessions: None,
+                            time: String::new(),
+                        },
+                        at,
+                    ));
                 }
             }
             (Kind::Notify, Some(_)) => {
-                if let (Some(d), Some(event)) = (&e.decision, &e.code) {
-                    self.notified.insert((d.clone(), event.clone()));
+                if let (Some(d), Some(event), Some(at)) = (&e.decision, &e.code, parse(&e.time)) {
+                    self.notified.insert((d.clone(), event.clone()), at);
                 }
             }
             _ => {}
@@ -284,9 +283,13 @@ impl Reaper {
             self.absorb(r);
         }
         let at = now();
-        self.plan.forget_before(at - self.s.lookback);
+        let cutoff = at - self.s.lookback;
+        self.plan.forget_before(cutoff);
+        self.notified.retain(|_, t| *t >= cutoff);
+        self.creds_done.retain(|_, t| *t >= cutoff);
+        self.firecalls.retain(|(_, t)| *t >= cutoff);
         self.revoke_credentials(now())?;
-        for f in std::mem::take(&mut self.firecalls) {
+        for (f, _) in std::mem::take(&mut self.firecalls) {
             self.deliver(f, now())?;
         }
         if let Some(lead) = self.notices.as_ref().map(|n| n.lead) {
@@ -310,7 +313,7 @@ impl Reaper {
             t.failures += failures;
             if done {
                 t.jobs_done += 1;
-                self.plan.done(&job.key);
+                self.plan.done(&job.key, now());
                 self.later.remove(&job.key);
             } else {
                 self.later.insert(job.key.clone(), now() + self.s.retry_after);

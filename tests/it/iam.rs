@@ -10,7 +10,7 @@ use sesame::iam::{iam_size, permission_policies, trust_policy, Scope, MANAGED_PO
 
 use crate::common::{at, minter, nonce, root, sesame, wide_config};
 
-fn spec(cols: &[(&str, &str)], n: usize) -> TagSpec {
+pub fn spec(cols: &[(&str, &str)], n: usize) -> TagSpec {
     let cols = cols
         .iter()
         .map(|(e, p)| TagColumn {
@@ -21,7 +21,7 @@ fn spec(cols: &[(&str, &str)], n: usize) -> TagSpec {
     TagSpec::new(cols, n).unwrap()
 }
 
-const DEFAULT: [(&str, &str); 3] =
+pub const DEFAULT: [(&str, &str); 3] =
     [("APP_GROUP_NAME", "AppGroupName"), ("APP_ID", "AppId"), ("RELEASE_ID", "ReleaseId")];
 
 fn scope() -> Scope {

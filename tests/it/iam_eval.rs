@@ -10,8 +10,7 @@
 use std::collections::HashMap;
 
 use serde_json::Value;
-use sesame::core::tags::TagColumn;
-use sesame::core::{TagKey, TagSpec};
+use sesame::core::TagSpec;
 use sesame::iam::{permission_policies, Scope};
 
 #[derive(Debug, PartialEq, Eq)]
@@ -112,14 +111,7 @@ pub fn evaluate(policies: &[Value], action: &str, resource: &str, ctx: &HashMap<
 }
 
 fn spec(n: usize) -> TagSpec {
-    let cols = [("APP_GROUP_NAME", "AppGroupName"), ("APP_ID", "AppId"), ("RELEASE_ID", "ReleaseId")]
-        .iter()
-        .map(|(e, p)| TagColumn {
-            ec2_key: TagKey::parse("k", e).unwrap(),
-            principal: TagKey::parse("k", p).unwrap(),
-        })
-        .collect();
-    TagSpec::new(cols, n).unwrap()
+    crate::iam::spec(&crate::iam::DEFAULT, n)
 }
 
 fn policies(n: usize) -> Vec<Value> {

@@ -102,14 +102,14 @@ proptest! {
         let mut p = plan(&opened, &ended);
         let keys: Vec<String> = done.iter().filter_map(|i| opened.get(*i).map(|o| o.key.clone())).collect();
         for k in &keys {
-            p.done(k);
+            p.done(k, t(0));
         }
         // Read again (a feed may deliver a decision after its done record).
         opened.iter().cloned().for_each(|o| p.opened(o));
         prop_assert!(p.due(t(now)).iter().all(|j| !keys.contains(&j.key)));
         // Done first, facts after, in reverse order: the same jobs.
         let mut q = Plan::default();
-        keys.iter().for_each(|k| q.done(k));
+        keys.iter().for_each(|k| q.done(k, t(0)));
         ended.iter().rev().cloned().for_each(|e| q.ended(e));
         let mut dedup: Vec<Opened> = Vec::new();
         for o in opened.iter().rev() {
@@ -121,7 +121,7 @@ proptest! {
         let mut r = Plan::default();
         opened.iter().cloned().for_each(|o| r.opened(o));
         ended.iter().cloned().for_each(|e| r.ended(e));
-        keys.iter().for_each(|k| r.done(k));
+        keys.iter().for_each(|k| r.done(k, t(0)));
         prop_assert_eq!(q.due(t(now)), r.due(t(now)));
     }
 }
