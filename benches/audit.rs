@@ -38,6 +38,7 @@ fn entry(i: u64) -> Entry {
             window_end: Some("2026-12-01T22:00:00Z".into()),
             next_open: None,
             ticket: Some("CHG-1001".into()),
+            tags: [("AppId".to_owned(), "payments".to_owned())].into(),
         }],
         ..Entry::default()
     }

@@ -2,6 +2,8 @@
 //! the chain hashes the exact line bytes, so auditors never need to re-serialize.
 //! Format: docs/audit-format.md. Never the assertion itself, never key material.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::core::decision::SetStatus;
@@ -69,6 +71,11 @@ pub struct SetRecord {
     pub next_open: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
+    /// The `PrincipalTag:<key>` attributes the set released, as sent (the sentinel for a
+    /// closed set): what CloudTrail's `principalTags` shows at sign-in. Absent in
+    /// records written before it existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// What a caller submits; the writer adds `v`, `seq`, `prev` and `replica`.
@@ -170,6 +177,7 @@ pub fn sets(d: &Decision) -> Vec<SetRecord> {
                 window_end: None,
                 next_open: None,
                 ticket: s.ticket.clone(),
+                tags: s.tags.iter().cloned().collect(),
             };
             match &s.status {
                 SetStatus::Open { window } => {

@@ -61,7 +61,7 @@ pub struct Found {
 /// Reads every complete record of `files` in order, handing each to `each` as a
 /// [`Hit`]; a partial last line (no newline yet) is skipped and reported in `torn`. A
 /// complete line that does not parse is an error.
-fn scan(files: &[PathBuf], mut each: impl FnMut(Hit)) -> Result<Vec<(PathBuf, usize)>, String> {
+pub fn scan(files: &[PathBuf], mut each: impl FnMut(Hit)) -> Result<Vec<(PathBuf, usize)>, String> {
     let mut torn = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
