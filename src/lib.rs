@@ -27,6 +27,8 @@
 //!   and use `db`;
 //! - [`service`] — the use cases over the traits (mint, grants, firecalls, the session
 //!   reaper); it may also use the pure IAM documents of [`iam`];
+//! - [`forensics`] — the auditor's evidence from AWS's side (CloudTrail, session logs),
+//!   read from files against the log; uses `core` and `audit`;
 //! - [`edge`] — CLI, HTTP, wiring, rendering, the clock: everything meets here.
 
 pub mod adapters;
@@ -35,6 +37,7 @@ pub mod config;
 pub mod core;
 pub mod db;
 pub mod edge;
+pub mod forensics;
 pub mod iam;
 pub mod keys;
 pub mod saml;

@@ -203,7 +203,7 @@ pub fn import(
     Ok(grants::import(store, audit, &config.mapping, config.grants_max_seconds, (&name, &text), &actor)?)
 }
 
-fn open_inventory(s: &Source) -> Result<Option<Box<dyn Inventory>>, SetupError> {
+pub fn open_inventory(s: &Source) -> Result<Option<Box<dyn Inventory>>, SetupError> {
     match s {
         Source::File(p) => Ok(Some(Box::new(FileInventory::open(p)?))),
         Source::None | Source::Ldap(_) | Source::Sqlite { .. } | Source::Postgres => Ok(None),

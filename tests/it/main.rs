@@ -31,11 +31,14 @@ mod postgres; // replicas on one PostgreSQL: shared grants, per-replica chains, 
 mod postgres_fail; // the database down, read-only, slow, full; unknown COMMITs; kill -9 under load
 mod reap; // properties of the reaper's plan: nothing early, revocations only forward, order-free
 mod reaper; // the session reaper against a Session Manager stand-in spoken to by the AWS SDK
+mod reconcile; // CloudTrail sign-ins against the assertion log: a clean month, every alert kind, bad files
+mod reconcile_props; // the JSON stream hands over every element; alerts independent of order and overlap
 mod regression; // one test per defect found, named after its issue
 mod regression_audit; // the same, for the audit log
 mod regression_http; // the same, for the HTTP edge
 mod revoke_creds; // the Deny on issued credentials through aws-sdk-iam and an IAM stand-in
 mod rotation; // key rotation without downtime, expiry warnings
+mod route; // session logs per tenant, with and without the inventory; what stays unattributed
 mod samael; // samael's SAML model reads what sesame decided, in responses and metadata
 mod saml_golden; // byte-stable signed responses
 mod server; // fixture: the real server and HTTPS clients with certificates

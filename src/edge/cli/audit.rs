@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use openssl::pkey::{PKey, Public};
 
-use super::common::{load_config, Failure};
+use super::chains::{export_db, logs};
+use super::common::{load_config, Failure, Output};
 use crate::audit::files::log_files;
 use crate::audit::guard::{missing, read_head};
 use crate::audit::search::{search, Filter};
@@ -37,6 +38,15 @@ pub enum AuditCommand {
     /// that `sesame audit verify FILES…` and the tools in docs/audit-format.md check
     /// offline. From PostgreSQL, every replica's chain; from files, the configured one.
     Export(ExportArgs),
+    /// Match CloudTrail's AssumeRoleWithSAML sign-ins against the log: every minted
+    /// assertion used or unused; alerts (exit 1) for a sign-in sesame never minted, with
+    /// other tags, identity or duration, after NotOnOrAfter, or a reused assertion.
+    /// docs/auditor-guide.md explains each alert.
+    Reconcile(super::reconcile::ReconcileArgs),
+    /// Write Session Manager session logs per tenant (a tag column, default APP_ID),
+    /// following session ID -> RoleSessionName -> decision -> the tag set that covered
+    /// the target; sessions that lead to no decision go to `unattributed/`.
+    Route(super::route::RouteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -73,12 +83,6 @@ pub struct VerifyArgs {
     /// Fail when records follow the last checkpoint (an unsealed tail).
     #[arg(long)]
     pub sealed: bool,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Output {
-    Table,
-    Json,
 }
 
 #[derive(Debug, Args)]
@@ -119,59 +123,6 @@ pub struct ShowArgs {
     /// A file holding the SAMLResponse: XML, or its base64 form value.
     #[arg(long, value_name = "FILE")]
     pub response: PathBuf,
-}
-
-/// The chains to read: `(replica, files in chain order)`, and the temporary directory
-/// a database's chains were exported into (removed on drop).
-struct Logs {
-    chains: Vec<(String, Vec<PathBuf>)>,
-    _exported: Option<tempfile::TempDir>,
-}
-
-impl Logs {
-    fn all_files(&self) -> Vec<PathBuf> {
-        self.chains.iter().flat_map(|(_, f)| f.iter().cloned()).collect()
-    }
-}
-
-/// Files given on the command line (one chain), every chain in the database, or the
-/// configured replica's files.
-fn logs(cfg: &Config, given: Vec<PathBuf>) -> Result<Logs, Failure> {
-    if !given.is_empty() {
-        return Ok(Logs { chains: vec![(String::new(), given)], _exported: None });
-    }
-    if cfg.audit.sink == AuditSink::Postgres {
-        let tmp = tempfile::tempdir()
-            .map_err(|e| Failure::new(3, format!("cannot make a temporary directory: {e}")))?;
-        let chains = export_db(cfg, tmp.path(), None)?;
-        if chains.is_empty() {
-            return Err(Failure::new(3, "no audit records in the database"));
-        }
-        return Ok(Logs { chains, _exported: Some(tmp) });
-    }
-    let v = log_files(&cfg.audit.dir, &cfg.audit.replica).map_err(|e| Failure::new(3, e))?;
-    if v.is_empty() {
-        return Err(Failure::new(
-            3,
-            format!("no audit log files for replica {:?} in {}", cfg.audit.replica, cfg.audit.dir.display()),
-        ));
-    }
-    Ok(Logs { chains: vec![(cfg.audit.replica.clone(), v)], _exported: None })
-}
-
-/// Writes the database's chains (or one) into `dir`.
-fn export_db(cfg: &Config, dir: &Path, only: Option<&str>) -> Result<Vec<(String, Vec<PathBuf>)>, Failure> {
-    let db = wiring::database(cfg).map_err(|e| Failure::new(3, e))?;
-    let mut out = Vec::new();
-    for replica in crate::audit::postgres::replicas(&db).map_err(|e| Failure::new(3, e))? {
-        if only.is_some_and(|o| o != replica) {
-            continue;
-        }
-        let (files, _) = crate::audit::postgres::export(&db, &replica, dir, cfg.audit.rotate_bytes)
-            .map_err(|e| Failure::new(3, e))?;
-        out.push((replica, files));
-    }
-    Ok(out)
 }
 
 fn export(cfg: &Config, a: &ExportArgs) -> Result<(), Failure> {
@@ -277,6 +228,8 @@ pub fn run(config: Option<&Path>, cmd: AuditCommand) -> Result<(), Failure> {
         AuditCommand::AcceptLoss(a) => accept_loss(&cfg, &a.reason),
         AuditCommand::Prune(a) => prune(&cfg, a.through),
         AuditCommand::Export(a) => export(&cfg, &a),
+        AuditCommand::Reconcile(a) => super::reconcile::run(&cfg, a),
+        AuditCommand::Route(a) => super::route::run(&cfg, a),
         AuditCommand::Verify(a) => {
             let certs = certs(&cfg, &a.cert)?;
             let defaulted = a.files.is_empty();

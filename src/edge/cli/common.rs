@@ -49,3 +49,10 @@ pub fn emit(out: Option<&std::path::Path>, bytes: &[u8]) -> Result<(), Failure> 
         }
     }
 }
+
+/// How a listing is printed: a table for people, or JSON lines for programs.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}

@@ -4,6 +4,7 @@
 //! 2 bad input or configuration; 3 a dependency failed (key, files, signing).
 
 mod audit;
+mod chains;
 mod check;
 pub mod common;
 mod db;
@@ -12,6 +13,8 @@ mod keys;
 mod metadata;
 mod mint;
 mod policy;
+mod reconcile;
+mod route;
 mod serve;
 mod sessions;
 
