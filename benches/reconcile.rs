@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use serde_json::{json, Value};
 use sesame::forensics::cloudtrail::read_file;
-use sesame::forensics::minted::{Index, Minted};
+use sesame::forensics::minted::{Index, Minted, Released};
 use sesame::forensics::reconcile::Reconciler;
 
 const PROVIDER: &str = "arn:aws:iam::111122223333:saml-provider/sesame";
@@ -25,10 +25,10 @@ fn template(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
-fn tags() -> BTreeMap<String, String> {
+fn tags() -> BTreeMap<String, Released> {
     [("AppGroupName", "payments"), ("AppId", "PAY"), ("ReleaseId", "2.3")]
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string(), Released::Value(v.to_string())))
         .collect()
 }
 

@@ -71,9 +71,10 @@ pub struct SetRecord {
     pub next_open: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ticket: Option<String>,
-    /// The `PrincipalTag:<key>` attributes the set released, as sent (the sentinel for a
-    /// closed set): what CloudTrail's `principalTags` shows at sign-in. Absent in
-    /// records written before it existed.
+    /// The `PrincipalTag:<key>` attributes the set released: what CloudTrail's
+    /// `principalTags` shows at sign-in. An open set's values as sent; a closed set's
+    /// as `sha256:<hex>` of the sentinel, never the sentinel itself (the log is read by
+    /// more people than the policy's Deny trusts). Absent in records written before it existed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
 }
@@ -163,6 +164,11 @@ pub struct Record {
     pub entry: Entry,
 }
 
+/// How a closed set's tag value is recorded: `sha256:` and the hex SHA-256 of the value.
+pub fn sentinel_digest(value: &str) -> String {
+    format!("sha256:{}", super::chain::hash_line(value.as_bytes()))
+}
+
 /// The sets of a decision as audit records.
 pub fn sets(d: &Decision) -> Vec<SetRecord> {
     d.sets
@@ -177,7 +183,14 @@ pub fn sets(d: &Decision) -> Vec<SetRecord> {
                 window_end: None,
                 next_open: None,
                 ticket: s.ticket.clone(),
-                tags: s.tags.iter().cloned().collect(),
+                tags: s
+                    .tags
+                    .iter()
+                    .map(|(k, v)| {
+                        let v = if s.is_open() { v.clone() } else { sentinel_digest(v) };
+                        (k.clone(), v)
+                    })
+                    .collect(),
             };
             match &s.status {
                 SetStatus::Open { window } => {

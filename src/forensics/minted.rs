@@ -7,9 +7,36 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
-use crate::audit::record::SetRecord;
+use crate::audit::record::{sentinel_digest, SetRecord};
 use crate::audit::search::scan;
 use crate::audit::Kind;
+
+/// A PrincipalTag value as the log keeps it: an open set's value, or a closed set's
+/// sentinel as its digest (`sha256:<hex>`, by the set's status, not by the text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Released {
+    Value(String),
+    Sentinel { digest: String },
+}
+
+impl Released {
+    /// Whether `seen` (CloudTrail's value) is what was released.
+    pub fn matches(&self, seen: &str) -> bool {
+        match self {
+            Released::Value(v) => v == seen,
+            Released::Sentinel { digest } => *digest == sentinel_digest(seen),
+        }
+    }
+}
+
+impl std::fmt::Display for Released {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Released::Value(v) => write!(f, "{v:?}"),
+            Released::Sentinel { digest } => write!(f, "a sentinel ({digest})"),
+        }
+    }
+}
 
 /// One minted assertion as its decision record states it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,7 +53,7 @@ pub struct Minted {
     pub session_duration: Option<u32>,
     pub not_on_or_after: Option<DateTime<Utc>>,
     /// Every PrincipalTag released; `None` for records written before tags were recorded.
-    pub tags: Option<BTreeMap<String, String>>,
+    pub tags: Option<BTreeMap<String, Released>>,
     pub sets: Vec<SetRecord>,
 }
 
@@ -52,8 +79,20 @@ impl Index {
             }
             let e = r.entry;
             let Some(id) = e.assertion_id else { return };
-            let tags: BTreeMap<String, String> =
-                e.sets.iter().flat_map(|s| s.tags.iter().map(|(k, v)| (k.clone(), v.clone()))).collect();
+            let tags: BTreeMap<String, Released> = e
+                .sets
+                .iter()
+                .flat_map(|s| {
+                    s.tags.iter().map(move |(k, v)| {
+                        let r = if s.status == "open" {
+                            Released::Value(v.clone())
+                        } else {
+                            Released::Sentinel { digest: v.clone() }
+                        };
+                        (k.clone(), r)
+                    })
+                })
+                .collect();
             let recorded = e.sets.iter().all(|s| !s.tags.is_empty());
             let m = Minted {
                 assertion_id: id.clone(),

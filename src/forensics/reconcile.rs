@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::cloudtrail::SignIn;
-use super::minted::{Index, Minted};
+use super::minted::{Index, Minted, Released};
 use crate::core::text::saml_time;
 
 /// What kind of disagreement an alert reports.
@@ -242,12 +242,12 @@ impl<'a> Reconciler<'a> {
 /// Every way the sign-in differs from what was minted.
 pub fn differences(m: &Minted, s: &SignIn) -> Vec<(AlertKind, String)> {
     let mut out = Vec::new();
-    match &m.tags {
-        Some(tags) if *tags != s.principal_tags => {
-            out.push((AlertKind::TagsDiffer, tag_diff(tags, &s.principal_tags)))
+    // A record written before tags were recorded has nothing to compare.
+    if let Some(tags) = &m.tags {
+        let diff = tag_diff(tags, &s.principal_tags);
+        if !diff.is_empty() {
+            out.push((AlertKind::TagsDiffer, diff));
         }
-        // Matching, or a record written before tags were recorded: nothing to compare.
-        _ => {}
     }
     let mut identity = Vec::new();
     if let Some(want) = &m.role_session_name {
@@ -284,12 +284,12 @@ pub fn differences(m: &Minted, s: &SignIn) -> Vec<(AlertKind, String)> {
     out
 }
 
-fn tag_diff(minted: &BTreeMap<String, String>, seen: &BTreeMap<String, String>) -> String {
+fn tag_diff(minted: &BTreeMap<String, Released>, seen: &BTreeMap<String, String>) -> String {
     let mut parts = Vec::new();
     for (k, v) in minted {
         match seen.get(k) {
-            None => parts.push(format!("{k}: minted {v:?}, absent")),
-            Some(w) if w != v => parts.push(format!("{k}: minted {v:?}, seen {w:?}")),
+            None => parts.push(format!("{k}: minted {v}, absent")),
+            Some(w) if !v.matches(w) => parts.push(format!("{k}: minted {v}, seen {w:?}")),
             Some(_) => {}
         }
     }

@@ -7,12 +7,14 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use serde_json::{json, Value};
+use sesame::audit::record::sentinel_digest;
 use sesame::forensics::cloudtrail::SignIn;
 use sesame::forensics::json_stream::elements;
-use sesame::forensics::minted::{Index, Minted};
+use sesame::forensics::minted::{Index, Minted, Released};
 use sesame::forensics::reconcile::Reconciler;
 
 const PROVIDER: &str = "arn:aws:iam::111122223333:saml-provider/sesame";
+const SENTINEL: &str = "sesame:closed:0123456789abcdef0123456789abcdef";
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -65,7 +67,11 @@ fn t0() -> DateTime<Utc> {
 fn index(n: usize) -> Index {
     let mut ix = Index::default();
     for i in 0..n {
-        let tags: BTreeMap<String, String> = [("AppId".to_owned(), "PAY".to_owned())].into();
+        let tags: BTreeMap<String, Released> = [
+            ("AppId".to_owned(), Released::Value("PAY".to_owned())),
+            ("AppId2".to_owned(), Released::Sentinel { digest: sentinel_digest(SENTINEL) }),
+        ]
+        .into();
         ix.insert(Minted {
             assertion_id: format!("_A{i}"),
             replica: "local".into(),
@@ -98,15 +104,18 @@ fn sign_in(k: usize, which: usize, how: u8) -> SignIn {
         assertion_id: Some(format!("_A{which}")),
         role_session_name: Some(format!("alice.{which:012}")),
         source_identity: Some("alice".into()),
-        principal_tags: [("AppId".to_owned(), "PAY".to_owned())].into(),
+        principal_tags: [("AppId".to_owned(), "PAY".to_owned()), ("AppId2".to_owned(), SENTINEL.to_owned())]
+            .into(),
         duration: Some(3600),
         access_key_id: Some(format!("ASIA{k}")),
         error_code: None,
         origin: format!("f#{k}"),
     };
     match how {
+        // A real value changed, or the closed set's sentinel replaced by a real one.
         1 => {
-            s.principal_tags.insert("AppId".into(), "ABC".into());
+            let (k, v) = if k % 2 == 0 { ("AppId", "ABC") } else { ("AppId2", "PAY") };
+            s.principal_tags.insert(k.into(), v.into());
         }
         2 => s.role_session_name = Some("mallory".into()),
         3 => s.duration = None,
@@ -150,5 +159,8 @@ proptest! {
         // Every accepted sign-in of ours with an unknown assertion is one not_minted alert.
         let forged = plan.iter().filter(|(_, h)| *h == 5).count();
         prop_assert_eq!(base.by_kind()[&sesame::forensics::reconcile::AlertKind::NotMinted], forged);
+        // Every accepted sign-in with a changed tag, sentinel or not, is one tags_differ alert.
+        let changed = plan.iter().filter(|(_, h)| *h == 1).count();
+        prop_assert_eq!(base.by_kind()[&sesame::forensics::reconcile::AlertKind::TagsDiffer], changed);
     }
 }
