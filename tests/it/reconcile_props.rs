@@ -114,7 +114,7 @@ fn sign_in(k: usize, which: usize, how: u8) -> SignIn {
     match how {
         // A real value changed, or the closed set's sentinel replaced by a real one.
         1 => {
-            let (k, v) = if k % 2 == 0 { ("AppId", "ABC") } else { ("AppId2", "PAY") };
+            let (k, v) = if k.is_multiple_of(2) { ("AppId", "ABC") } else { ("AppId2", "PAY") };
             s.principal_tags.insert(k.into(), v.into());
         }
         2 => s.role_session_name = Some("mallory".into()),
