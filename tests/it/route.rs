@@ -44,6 +44,15 @@ fn gz(bytes: &[u8]) -> Vec<u8> {
     e.finish().unwrap()
 }
 
+/// `sesame audit route --session-logs LOGS --out OUT EXTRA…`.
+fn route(env: &TempConfig, logs: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let args = [
+        &["audit", "route", "--session-logs", logs.to_str().unwrap(), "--out", out.to_str().unwrap()],
+        extra,
+    ];
+    run(env, &args.concat())
+}
+
 fn routing(out: &Path) -> Vec<Value> {
     std::fs::read_to_string(out.join("routing.jsonl"))
         .unwrap()
@@ -92,18 +101,7 @@ fn session_logs_go_to_their_tenants_folder() {
 
     // Without the inventory, two open sets of different tenants cannot be told apart.
     let out1 = env.dir.path().join("out1");
-    let r = run(
-        &env,
-        &[
-            "audit",
-            "route",
-            "--session-logs",
-            logs.to_str().unwrap(),
-            "--out",
-            out1.to_str().unwrap(),
-            "--no-inventory",
-        ],
-    );
+    let r = route(&env, &logs, &out1, &["--no-inventory"]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let text = String::from_utf8(r.stdout).unwrap();
     assert!(text.contains("route: files=4 sessions=4 tenants=1 attributed=2 unattributed=2 "), "{text}");
@@ -125,10 +123,7 @@ fn session_logs_go_to_their_tenants_folder() {
         + &format!("\n[[instance]]\nid = \"{UNLISTED}\"\nregion = \"us-east-1\"\ntags = {{ APP_GROUP_NAME = \"webserver\", APP_ID = \"ABC\", RELEASE_ID = \"1.0\" }}\n");
     std::fs::write(env.dir.path().join("inventory.toml"), inv).unwrap();
     let out2 = env.dir.path().join("out2");
-    let r = run(
-        &env,
-        &["audit", "route", "--session-logs", logs.to_str().unwrap(), "--out", out2.to_str().unwrap()],
-    );
+    let r = route(&env, &logs, &out2, &[]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let text = String::from_utf8(r.stdout).unwrap();
     assert!(
@@ -146,40 +141,13 @@ fn session_logs_go_to_their_tenants_folder() {
 
     // The tenant column can be another tag; an unknown one and a used folder are refused.
     let out3 = env.dir.path().join("out3");
-    let r = run(
-        &env,
-        &[
-            "audit",
-            "route",
-            "--session-logs",
-            logs.to_str().unwrap(),
-            "--out",
-            out3.to_str().unwrap(),
-            "--tenant-tag",
-            "APP_GROUP_NAME",
-        ],
-    );
+    let r = route(&env, &logs, &out3, &["--tenant-tag", "APP_GROUP_NAME"]);
     assert!(r.status.success());
     assert!(out3.join(format!("tenants/payments/{s3}.log")).exists());
-    let r = run(
-        &env,
-        &["audit", "route", "--session-logs", logs.to_str().unwrap(), "--out", out2.to_str().unwrap()],
-    );
+    let r = route(&env, &logs, &out2, &[]);
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("not empty"));
-    let r = run(
-        &env,
-        &[
-            "audit",
-            "route",
-            "--session-logs",
-            logs.to_str().unwrap(),
-            "--out",
-            "/nonexistent-x",
-            "--tenant-tag",
-            "COST_CENTER",
-        ],
-    );
+    let r = route(&env, &logs, Path::new("/nonexistent-x"), &["--tenant-tag", "COST_CENTER"]);
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("--tenant-tag"));
 }
@@ -199,10 +167,7 @@ fn shared_role_session_names_are_said_to_be_ambiguous() {
     let sid = session_id(&pay, "0abc");
     write(&logs.join(format!("{sid}.log")), b"sh-5.2$ exit\n");
     let out = env.dir.path().join("out");
-    let r = run(
-        &env,
-        &["audit", "route", "--session-logs", logs.to_str().unwrap(), "--out", out.to_str().unwrap()],
-    );
+    let r = route(&env, &logs, &out, &[]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let routes = routing(&out);
     let how = routes[0]["how"].as_str().unwrap();
@@ -249,10 +214,7 @@ fn corrupt_session_logs_are_errors_naming_file_and_line() {
         let path = dir.join(name);
         write(&path, bytes);
         let out = env.dir.path().join(format!("out{i}"));
-        let r = run(
-            &env,
-            &["audit", "route", "--session-logs", path.to_str().unwrap(), "--out", out.to_str().unwrap()],
-        );
+        let r = route(&env, &path, &out, &[]);
         let err = String::from_utf8_lossy(&r.stderr);
         assert_eq!(r.status.code(), Some(2), "{name}: {err}");
         assert!(
