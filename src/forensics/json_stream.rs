@@ -237,12 +237,13 @@ fn array<R: Read>(
     }
     loop {
         s.skip_ws()?;
-        let line = s.line;
+        let (line, start) = (s.line, s.column);
         buf.clear();
         s.value(buf)?;
+        // A position on the element's first line counts from where the element starts.
         each(Element { key, bytes: buf, line }).map_err(|(within, column, message)| StreamError {
             line: line.saturating_add(within.saturating_sub(1)),
-            column,
+            column: if within <= 1 && column > 0 { start.saturating_add(column) } else { column },
             message,
         })?;
         match s.skip_ws()? {

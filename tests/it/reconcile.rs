@@ -356,6 +356,18 @@ fn truncated_or_corrupt_cloudtrail_is_an_error_naming_file_and_line() {
     let (code, err, _) = reconcile_file(&env, "syntax.json", lines.join("\n").as_bytes());
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("syntax.json") && err.contains("line 31"), "{err}");
+    // CloudTrail writes a file as one line: the column counts from the line's start.
+    let mut r = records.clone();
+    r[2]["eventTime"] = json!("@@BAD@@");
+    let compact = json!({ "Records": r }).to_string();
+    let pos = compact.find("\"@@BAD@@\"").unwrap();
+    let compact = compact.replace("\"@@BAD@@\"", "2026-12-01");
+    let (code, err, _) = reconcile_file(&env, "compact.json", compact.as_bytes());
+    assert_eq!(code, Some(2), "{err}");
+    // serde_json points at the last character of the integer `2026`.
+    let want =
+        format!("record 2: invalid type: integer `2026`, expected a string at line 1 column {}", pos + 4);
+    assert!(err.contains(&want), "{want}: {err}");
     // A record whose eventTime is not an instant names the record.
     let mut r = records.clone();
     r[7]["eventTime"] = json!("yesterday");
