@@ -15,7 +15,7 @@ use super::model::{Audit, AuditSink, Aws, Config, Idp, Keys, Source};
 use super::problems::{ConfigError, Problems};
 use super::raw::{Raw, RawEntitlements, RawSchedules, RawSource};
 use super::{database, directory, policy, server};
-use crate::core::decide::{BelowFloor, Policy, AWS_MAX_SESSION, AWS_MIN_SESSION};
+use crate::core::decide::{BelowFloor, Policy, WhenAllClosed, AWS_MAX_SESSION, AWS_MIN_SESSION};
 use crate::core::{NameIdFormat, SessionNaming};
 
 /// The embedded default configuration (the demo).
@@ -209,6 +209,17 @@ impl Config {
                 BelowFloor::Invalidate
             }
         };
+        let when_all_closed = match raw.aws.when_all_closed.as_deref().unwrap_or("sentinels") {
+            "sentinels" => WhenAllClosed::Sentinels,
+            "refuse" => WhenAllClosed::Refuse,
+            other => {
+                p.push(
+                    "aws.when_all_closed",
+                    format!("must be \"sentinels\" (sign in with every tag unmatchable) or \"refuse\" (no sign-in) (got {other:?})"),
+                );
+                WhenAllClosed::Sentinels
+            }
+        };
         let session_naming = match raw.aws.role_session_name.as_deref().unwrap_or("per_decision") {
             "per_decision" => SessionNaming::PerDecision,
             "user" => SessionNaming::User,
@@ -276,7 +287,20 @@ impl Config {
         if !(900..=10 * 366 * 86_400).contains(&max) {
             p.push("grants.max_seconds", format!("must be between 900 and 316224000 (got {max})"));
         }
-        let inventory = source(&mut p, "inventory", raw.inventory, base, true);
+        let require_known_instance = raw.inventory.require_known_instance.unwrap_or(false);
+        let inventory = source(
+            &mut p,
+            "inventory",
+            RawSource { kind: raw.inventory.kind, file: raw.inventory.file },
+            base,
+            true,
+        );
+        if require_known_instance && inventory == Source::None {
+            p.push(
+                "inventory.require_known_instance",
+                "needs an inventory (inventory.kind = \"file\"): without one no instance is known",
+            );
+        }
 
         let server = server::server(&mut p, raw.server, base);
         let replica = raw.audit.replica.unwrap_or_else(|| "local".into());
@@ -384,6 +408,8 @@ impl Config {
                     role_max_session,
                     below_floor,
                     assertion_lifetime,
+                    require_known_instance,
+                    when_all_closed,
                 },
                 mapping,
                 directory,

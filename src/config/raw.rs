@@ -20,7 +20,7 @@ pub struct Raw {
     #[serde(default)]
     pub grants: RawGrants,
     #[serde(default)]
-    pub inventory: RawSource,
+    pub inventory: RawInventory,
     #[serde(default)]
     pub audit: RawAudit,
     #[serde(default)]
@@ -142,6 +142,7 @@ pub struct RawAws {
     pub below_floor: Option<String>,
     pub revoke_credentials: Option<bool>,
     pub role_session_name: Option<String>,
+    pub when_all_closed: Option<String>,
     pub console_url: Option<String>,
     pub encryption_cert: Option<String>,
 }
@@ -207,6 +208,15 @@ pub struct RawGrants {
 pub struct RawSource {
     pub kind: Option<String>,
     pub file: Option<String>,
+}
+
+/// `[inventory]`: a source, and whether an instance it does not know is refused.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawInventory {
+    pub kind: Option<String>,
+    pub file: Option<String>,
+    pub require_known_instance: Option<bool>,
 }
 
 /// `policies/entitlements.toml`: tag columns, the maximum number of sets, and the

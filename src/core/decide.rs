@@ -65,6 +65,20 @@ pub struct Policy {
     pub below_floor: BelowFloor,
     /// How long an assertion may be presented to AWS, seconds.
     pub assertion_lifetime: u32,
+    /// Refuse an instance the inventory does not know (`instance_tags` is `None`)
+    /// instead of emitting every set. Only set with an inventory configured.
+    pub require_known_instance: bool,
+    /// What a request whose sets are all closed gets.
+    pub when_all_closed: WhenAllClosed,
+}
+
+/// `aws.when_all_closed`: a response whose every PrincipalTag is a sentinel (the
+/// default: AWS signs the person in, the policy allows nothing), or no sign-in at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WhenAllClosed {
+    #[default]
+    Sentinels,
+    Refuse,
 }
 
 fn covers(spec: &TagSpec, e: &Entitlement, tags: &HashMap<String, String>) -> bool {
@@ -159,6 +173,9 @@ pub fn decide(
         return refuse(Refusal::NoEntitlement, Vec::new());
     }
 
+    if policy.require_known_instance && instance_tags.is_none() {
+        return refuse(Refusal::UnknownInstance, Vec::new());
+    }
     let mut omitted = Vec::new();
     if let Some(tags) = instance_tags {
         let (keep, drop): (Vec<&Entitlement>, Vec<&Entitlement>) =
@@ -196,6 +213,17 @@ pub fn decide(
         }
     }
 
+    if open == 0 && policy.when_all_closed == WhenAllClosed::Refuse {
+        let next = kept
+            .iter()
+            .filter_map(|v| match &v.status {
+                SetStatus::Closed { next_open: Some(t), .. } => Some((*t, v.ent)),
+                _ => None,
+            })
+            .min_by_key(|(t, _)| *t);
+        let zone = next.and_then(|(_, e)| e.access.schedule().map(|s| s.zone)).unwrap_or(chrono_tz::UTC);
+        return refuse(Refusal::AllClosed { next_open: next.map(|(t, _)| t), zone }, omitted);
+    }
     let sentinel = nonce.sentinel();
     let mut earliest_end: Option<DateTime<Utc>> = None;
     let sets: Vec<SetOutcome> = kept

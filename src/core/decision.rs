@@ -18,6 +18,12 @@ pub enum Refusal {
     NoEntitlementForInstance,
     /// More open sets than the configured maximum: emitting only some would be arbitrary.
     TooManyOpenSets { open: usize, max: usize },
+    /// `inventory.require_known_instance`: the inventory does not know the instance, so
+    /// which set covers it cannot be told, and every set is not emitted instead.
+    UnknownInstance,
+    /// `aws.when_all_closed = "refuse"`: every set is closed; no sign-in at all. When the
+    /// earliest closed set opens next, and in which zone its schedule is written.
+    AllClosed { next_open: Option<DateTime<Utc>>, zone: Tz },
 }
 
 impl Refusal {
@@ -27,6 +33,8 @@ impl Refusal {
             Refusal::NoEntitlement => "no_entitlement",
             Refusal::NoEntitlementForInstance => "no_entitlement_for_instance",
             Refusal::TooManyOpenSets { .. } => "too_many_open_sets",
+            Refusal::UnknownInstance => "unknown_instance",
+            Refusal::AllClosed { .. } => "all_closed",
         }
     }
 }
@@ -40,6 +48,18 @@ impl std::fmt::Display for Refusal {
             }
             Refusal::TooManyOpenSets { open, max } => {
                 write!(f, "{open} tag sets are open but at most {max} fit in one session (tags.max_sets)")
+            }
+            Refusal::UnknownInstance => {
+                f.write_str("the inventory does not know this instance (inventory.require_known_instance)")
+            }
+            Refusal::AllClosed { next_open: Some(t), zone } => write!(
+                f,
+                "every tag set is closed now; the next opens {} ({})",
+                t.with_timezone(zone).format("%Y-%m-%d %H:%M %Z"),
+                super::text::saml_time(*t)
+            ),
+            Refusal::AllClosed { next_open: None, .. } => {
+                f.write_str("every tag set is closed now, and none opens again within a year")
             }
         }
     }

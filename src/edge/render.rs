@@ -6,7 +6,7 @@ use quick_xml::escape::escape;
 use serde_json::{json, Value};
 
 use crate::adapters::StoredGrant;
-use crate::core::decision::SetStatus;
+use crate::core::decision::{Refusal, SetStatus};
 use crate::core::text::saml_time;
 use crate::core::Decision;
 use crate::service::mint::Minted;
@@ -52,7 +52,7 @@ pub fn decision_json(d: &Decision) -> Value {
         (None, 0, _) => "minted_all_closed",
         _ => "minted_some_closed",
     };
-    json!({
+    let mut v = json!({
         "status": status,
         "at": saml_time(d.at),
         "session_duration": d.session_duration,
@@ -60,7 +60,40 @@ pub fn decision_json(d: &Decision) -> Value {
         "session_not_on_or_after": saml_time(d.session_not_on_or_after),
         "sets": sets,
         "omitted": d.omitted.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
-    })
+    });
+    if let Some(Refusal::AllClosed { next_open, zone }) = &d.refusal {
+        v["next_open"] = json!(next_open.map(saml_time));
+        v["next_open_local"] = json!(next_open.map(|t| local(t, *zone)));
+    }
+    v
+}
+
+/// Content-Security-Policy for [`html_refusal`]: a page of text, nothing else.
+pub const HTML_REFUSAL_CSP: &str =
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+/// The page a browser gets instead of a sign-in: what was refused and, when every set
+/// is closed, when the window opens (in the schedule's zone and in UTC).
+pub fn html_refusal(d: &Decision) -> String {
+    let headline = match &d.refusal {
+        Some(Refusal::AllClosed { next_open: Some(t), zone }) => format!(
+            "Access is closed now. It opens at {} {} on {} ({} UTC).",
+            t.with_timezone(zone).format("%H:%M"),
+            zone.name(),
+            t.with_timezone(zone).format("%A %-d %B %Y"),
+            t.format("%H:%M")
+        ),
+        Some(r) => format!("No sign-in: {r}."),
+        None => "No sign-in.".to_owned(),
+    };
+    let code = d.refusal.as_ref().map_or("refused", |r| r.code());
+    [
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>No sign-in to AWS</title></head>\n<body>\n",
+        &format!("<h1>{}</h1>\n", escape(&headline)),
+        &format!("<p>Code: <code>{}</code></p>\n", escape(code)),
+        "</body></html>\n",
+    ]
+    .concat()
 }
 
 /// `{saml_response, relay_state, acs_url, assertion_id, response_id, decision}`.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
 use proptest::prelude::*;
-use sesame::core::decide::{BelowFloor, AWS_MIN_SESSION};
+use sesame::core::decide::{BelowFloor, WhenAllClosed, AWS_MIN_SESSION};
 use sesame::core::decision::ClosedReason;
 use sesame::core::tags::TagColumn;
 use sesame::core::window::{parse_zone, ScheduleRule};
@@ -27,11 +27,18 @@ fn spec(n: usize) -> TagSpec {
     .unwrap()
 }
 
-fn policy(n: usize, role_max: u32, below_floor: BelowFloor) -> Policy {
-    Policy { spec: spec(n), role_max_session: role_max, below_floor, assertion_lifetime: 300 }
+pub fn policy(n: usize, role_max: u32, below_floor: BelowFloor) -> Policy {
+    Policy {
+        spec: spec(n),
+        role_max_session: role_max,
+        below_floor,
+        assertion_lifetime: 300,
+        require_known_instance: false,
+        when_all_closed: WhenAllClosed::Sentinels,
+    }
 }
 
-fn business_hours_utc() -> Schedule {
+pub fn business_hours_utc() -> Schedule {
     Schedule {
         name: "bh".into(),
         zone: parse_zone("zone", "UTC").unwrap(),
@@ -39,7 +46,7 @@ fn business_hours_utc() -> Schedule {
     }
 }
 
-fn ent(group: &str, vals: [&str; 3], schedule: Option<Schedule>, requires_grant: bool) -> Entitlement {
+pub fn ent(group: &str, vals: [&str; 3], schedule: Option<Schedule>, requires_grant: bool) -> Entitlement {
     Entitlement {
         group: GroupName::parse("g", group).unwrap(),
         values: vals.iter().map(|v| TagValue::parse("v", v).unwrap()).collect(),
@@ -291,7 +298,7 @@ fn arb_grants(group: String) -> impl Strategy<Value = Vec<Grant>> {
     })
 }
 
-fn arb_case() -> impl Strategy<Value = (Vec<Entitlement>, Vec<Grant>, DateTime<Utc>, Policy)> {
+pub fn arb_case() -> impl Strategy<Value = (Vec<Entitlement>, Vec<Grant>, DateTime<Utc>, Policy)> {
     let value = "[A-Za-z0-9 _.:/=+@-]{0,20}".prop_filter("not a sentinel", |v| !v.starts_with("sesame:"));
     (
         // Group names are unique case-insensitively, as configuration guarantees.

@@ -23,6 +23,7 @@ mod ids; // user, instance and region syntax
 mod keys; // key generation, permissions, mismatched certificates
 mod layers; // the dependency table of ARCHITECTURE.md, enforced; no cycles between modules
 mod ldap; // the LDAP directory against a real OpenLDAP server
+mod least_privilege; // require_known_instance and when_all_closed: the core's properties, the binary, the server
 mod metadata; // IdP metadata shape and schema validity
 mod notify; // signed webhooks from the reaper to a loopback receiver
 mod openapi; // docs/openapi.json against real responses

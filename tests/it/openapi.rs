@@ -8,12 +8,12 @@ use serde_json::{json, Value};
 use crate::common::root;
 use crate::server::{anonymous, mint_body, start_with};
 
-fn spec() -> Value {
+pub fn spec() -> Value {
     serde_json::from_str(&std::fs::read_to_string(root().join("docs/openapi.json")).unwrap()).unwrap()
 }
 
 /// Checks one real response against the document.
-fn check(spec: &Value, path: &str, method: &str, r: Response) {
+pub fn check(spec: &Value, path: &str, method: &str, r: Response) {
     let status = r.status().as_u16().to_string();
     let ctype = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let doc = &spec["paths"][path][method]["responses"][&status];

@@ -86,9 +86,11 @@ impl ApiError {
                 MintError::Input(_) => StatusCode::BAD_REQUEST,
                 MintError::UnknownUser(_) => StatusCode::NOT_FOUND,
                 MintError::Refused(d) => match &d.refusal {
-                    Some(Refusal::NoEntitlement) | Some(Refusal::NoEntitlementForInstance) | None => {
-                        StatusCode::CONFLICT
-                    }
+                    Some(Refusal::NoEntitlement)
+                    | Some(Refusal::NoEntitlementForInstance)
+                    | Some(Refusal::UnknownInstance)
+                    | Some(Refusal::AllClosed { .. })
+                    | None => StatusCode::CONFLICT,
                     Some(Refusal::TooManyOpenSets { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
                 },
                 MintError::Lookup(l) => lookup(l),

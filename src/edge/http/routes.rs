@@ -17,9 +17,9 @@ use crate::config::server::Role;
 use crate::core::text::clip;
 use crate::core::UserName;
 use crate::edge::clock;
-use crate::edge::render::{grant_json, html_csp, html_form, minted_json};
+use crate::edge::render::{grant_json, html_csp, html_form, html_refusal, minted_json, HTML_REFUSAL_CSP};
 use crate::service::grants::{self, Actor, GrantRequest};
-use crate::service::mint::MintInput;
+use crate::service::mint::{MintError, MintInput};
 
 /// `POST /v1/assertions` body.
 #[derive(Debug, Deserialize)]
@@ -102,6 +102,16 @@ pub async fn mint(
         Err(e) => e.outcome(),
     };
     state.metrics.decisions.get_or_create(&Outcome { outcome: word.to_owned() }).inc();
+    if html {
+        if let Err(MintError::Refused(d)) = &result {
+            let e = ApiError::Mint(MintError::Refused(d.clone()));
+            return Ok(HttpResponse::build(e.status())
+                .content_type("text/html; charset=utf-8")
+                .insert_header(("Cache-Control", "no-store"))
+                .insert_header(("Content-Security-Policy", HTML_REFUSAL_CSP))
+                .body(html_refusal(d)));
+        }
+    }
     let m = result?;
     if html {
         return Ok(HttpResponse::Ok()
