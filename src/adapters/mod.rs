@@ -191,10 +191,21 @@ pub trait Inventory: Send + Sync {
         instance: &InstanceId,
         region: &Region,
     ) -> Result<Option<HashMap<String, String>>, LookupError>;
+    /// Every instance whose tags carry all of `want` (EC2 key, value), in (region, ID)
+    /// order: the instances one tag set covers.
+    fn covering(&self, want: &[(&str, &str)]) -> Result<Vec<KnownInstance>, LookupError>;
     /// As [`Directory::local`].
     fn local(&self) -> bool {
         false
     }
+}
+
+/// An instance the inventory knows, with its EC2 tags.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownInstance {
+    pub id: String,
+    pub region: String,
+    pub tags: HashMap<String, String>,
 }
 
 /// Reads and parses a TOML data file; `wrap` names the source in the error.

@@ -166,7 +166,7 @@ pub struct Record {
 
 /// How a closed set's tag value is recorded: `sha256:` and the hex SHA-256 of the value.
 pub fn sentinel_digest(value: &str) -> String {
-    format!("sha256:{}", super::chain::hash_line(value.as_bytes()))
+    format!("sha256:{}", crate::core::text::hex(&openssl::sha::sha256(value.as_bytes())))
 }
 
 /// The sets of a decision as audit records.

@@ -96,6 +96,14 @@ struct Evaluated<'a> {
     ticket: Option<String>,
 }
 
+/// One entitlement's status at `now` on its own — no set numbering, no `max_sets`,
+/// no instance: what the launcher shows before the person picks an instance. The same
+/// evaluation `decide` gives each of its sets.
+pub fn status_of(now: DateTime<Utc>, e: &Entitlement, grants: &[Grant], policy: &Policy) -> SetStatus {
+    let mine: Vec<&Grant> = grants.iter().filter(|g| g.group == e.group).collect();
+    evaluate(now, e, &mine, policy).status
+}
+
 fn evaluate<'a>(now: DateTime<Utc>, e: &'a Entitlement, grants: &[&Grant], policy: &Policy) -> Evaluated<'a> {
     let windows: Vec<Interval> = grants.iter().map(|g| g.window).collect();
     // Grants alone are cheap to evaluate over all time; schedules are expanded day by

@@ -1,5 +1,6 @@
 //! Renderings for callers, shared by the CLI and the HTTP edge: a mint's decision as
-//! JSON, the JSON envelope, the auto-submitting HTML form, and a recorded grant.
+//! JSON, the JSON envelope, the auto-submitting HTML form and the refusal page, a
+//! recorded grant, and the launcher's view of a person's access.
 
 use chrono::{DateTime, Utc};
 use quick_xml::escape::escape;
@@ -9,6 +10,7 @@ use crate::adapters::StoredGrant;
 use crate::core::decision::{Refusal, SetStatus};
 use crate::core::text::saml_time;
 use crate::core::Decision;
+use crate::service::access;
 use crate::service::mint::Minted;
 
 fn local(t: DateTime<Utc>, zone: chrono_tz::Tz) -> String {
@@ -161,4 +163,55 @@ pub fn grant_json(g: &StoredGrant, now: DateTime<Utc>) -> Value {
         "revoked_at": g.revoked_at.map(saml_time),
         "revoked_by": g.revoked_by,
     })
+}
+
+/// The launcher's view (`GET /v1/access`, `sesame access`): one page of a person's
+/// entitlements, each with its status now and the instances it covers (account, region,
+/// ID, Name tag, the console deep link). `next_page` continues the list.
+pub struct AccessPage<'a> {
+    pub user: &'a str,
+    pub at: DateTime<Utc>,
+    pub account: &'a str,
+    pub console_url: &'a str,
+    pub inventory: bool,
+    pub entries: &'a [access::Entry],
+    pub next_page: Option<String>,
+}
+
+pub fn access_json(p: &AccessPage<'_>) -> Value {
+    let base = p.console_url.trim_end_matches('/');
+    let entitlements: Vec<Value> = p
+        .entries
+        .iter()
+        .map(|e| {
+            let tags: serde_json::Map<String, Value> =
+                e.tags.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
+            let instances: Vec<Value> = e
+                .instances
+                .iter()
+                .map(|i| {
+                    json!({"account": p.account, "region": i.region, "instance_id": i.id,
+                           "name": i.tags.get("Name"),
+                           "console_url": format!("{base}/systems-manager/session-manager/{}?region={}", i.id, i.region)})
+                })
+                .collect();
+            let mut o = json!({"entitlement": e.entitlement, "tags": tags, "instances": instances});
+            match &e.status {
+                SetStatus::Open { window } => {
+                    o["status"] = json!("open");
+                    o["window"] = json!({"start": saml_time(window.start), "end": saml_time(window.end),
+                                         "end_local": local(window.end, e.zone)});
+                }
+                SetStatus::Closed { reason, next_open } => {
+                    o["status"] = json!("closed");
+                    o["reason"] = json!(reason.code());
+                    o["next_open"] = json!(next_open.map(saml_time));
+                    o["next_open_local"] = json!(next_open.map(|t| local(t, e.zone)));
+                }
+            }
+            o
+        })
+        .collect();
+    json!({"user": p.user, "at": saml_time(p.at), "inventory": p.inventory,
+           "entitlements": entitlements, "next_page": p.next_page})
 }

@@ -179,6 +179,16 @@ pub fn init_grants(
 
 /// The grants for reading only (`sesame grants list`): no audit log, no lock, no
 /// recovery; a missing store is an error.
+/// The grants source for reading only, beside a running server (no recovery, no seed).
+pub fn read_grants(config: &Config) -> Result<Arc<dyn Grants>, SetupError> {
+    match &config.grants {
+        Source::File(p) => Ok(Arc::new(FileGrants::open(p)?)),
+        Source::Sqlite { path, .. } => Ok(Arc::new(SqliteGrants::open_read_only(path)?)),
+        Source::Postgres => Ok(Arc::new(PgGrants::new(database(config)?))),
+        Source::None | Source::Ldap(_) => Err(SetupError::Missing("grants")),
+    }
+}
+
 pub fn open_grants_read_only(config: &Config) -> Result<Arc<dyn GrantStore>, SetupError> {
     match &config.grants {
         Source::Sqlite { path, .. } => Ok(Arc::new(SqliteGrants::open_read_only(path)?)),

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use crate::adapters::{read_toml, Inventory, LookupError};
+use crate::adapters::{read_toml, Inventory, KnownInstance, LookupError};
 use crate::core::{InstanceId, Region};
 
 #[derive(Deserialize)]
@@ -55,5 +55,20 @@ impl Inventory for FileInventory {
         region: &Region,
     ) -> Result<Option<HashMap<String, String>>, LookupError> {
         Ok(self.tags.get(&(instance.as_str().to_owned(), region.as_str().to_owned())).cloned())
+    }
+
+    fn covering(&self, want: &[(&str, &str)]) -> Result<Vec<KnownInstance>, LookupError> {
+        let mut v: Vec<KnownInstance> = self
+            .tags
+            .iter()
+            .filter(|(_, tags)| want.iter().all(|(k, val)| tags.get(*k).is_some_and(|t| t == val)))
+            .map(|((id, region), tags)| KnownInstance {
+                id: id.clone(),
+                region: region.clone(),
+                tags: tags.clone(),
+            })
+            .collect();
+        v.sort_by(|a, b| (&a.region, &a.id).cmp(&(&b.region, &b.id)));
+        Ok(v)
     }
 }

@@ -3,6 +3,7 @@
 //! Exit codes: 0 success; 1 refused (no entitlement, or check found problems in data);
 //! 2 bad input or configuration; 3 a dependency failed (key, files, signing).
 
+mod access;
 mod audit;
 mod chains;
 mod check;
@@ -52,6 +53,9 @@ pub enum Command {
     Metadata(metadata::MetadataArgs),
     /// Mint a signed SAML response for one user, instance and region.
     Mint(mint::MintArgs),
+    /// The launcher's view: a person's entitlements, open or closed now (until when, or
+    /// from when), and the instances each covers with their console links.
+    Access(access::AccessArgs),
     /// Write the IAM permission and trust policies (and CloudFormation / Terraform).
     Policy(policy::PolicyArgs),
     /// Serve the minting API over mutual TLS (POST /v1/assertions, grants, metadata, metrics).
@@ -79,6 +83,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Keys(k) => keys::run(config, k),
         Command::Metadata(a) => metadata::run(config, a),
         Command::Mint(a) => mint::run(config, a),
+        Command::Access(a) => access::run(config, a),
         Command::Serve(a) => serve::run(config, a),
         Command::Policy(a) => policy::run(config, a),
         Command::Check(a) => check::run(config, a),

@@ -5,7 +5,8 @@
 //! - `tls.rs` — TLS 1.2/1.3, client-certificate verification, SIGHUP reload;
 //! - `auth.rs` — certificate identities → roles; turned-away callers are counted in
 //!   `denials.rs` and audited per source and interval;
-//! - `routes.rs` — thin handlers; `body.rs` — bounded JSON bodies, connections per
+//! - `routes.rs` — thin handlers (`access.rs` the launcher's view, `firecalls.rs`
+//!   break-glass grants); `body.rs` — bounded JSON bodies, connections per
 //!   source; `error.rs` — the one error → HTTP mapping;
 //! - `metrics.rs` — Prometheus text format.
 //!
@@ -14,6 +15,7 @@
 //! client certificate is answered 401 by the edge middleware and never reaches a
 //! handler.
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod denials;

@@ -128,6 +128,7 @@ pub fn build(
             .app_data(path)
             .wrap(from_fn(edge))
             .service(resource("/v1/assertions", "POST").route(web::post().to(routes::mint)))
+            .service(resource("/v1/access", "GET").route(web::get().to(super::access::access)))
             .service(
                 resource("/v1/grants", "GET, POST")
                     .route(web::post().to(routes::add_grant))
