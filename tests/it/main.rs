@@ -11,6 +11,7 @@ mod audit_cli; // search, show, kill -9 and disk-full runs of the real binary
 mod audit_verify; // verify names each kind of tampering; common tools agree
 mod cli; // the sesame binary: demo outcomes, bad input, exit codes
 mod config; // configuration validation names the field and the rule
+mod config_query; // AWS Config expressions: whole tag pairs, the charset, no injection, the length limit
 mod decide; // table cases and properties of the pure decision core
 mod dsig; // the canonical signer agrees with libxmlsec1, byte for byte
 mod encryption; // encrypted assertions, decrypted by xmlsec1
