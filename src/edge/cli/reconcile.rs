@@ -25,8 +25,9 @@ pub struct ReconcileArgs {
     /// A SAML provider ARN whose sign-ins to reconcile; repeatable. Default: aws.provider_arn.
     #[arg(long, value_name = "ARN")]
     pub provider: Vec<String>,
-    /// Assertion log files of one chain. Default: every chain of the configured log
-    /// (files, or PostgreSQL). Run `sesame audit verify` first: this reads, not verifies.
+    /// Assertion log files of one chain. Default: the configured log — this replica's
+    /// files, or every replica's chain in PostgreSQL. Run `sesame audit verify` first:
+    /// this reads, not verifies.
     #[arg(long = "log", value_name = "FILE")]
     pub log: Vec<PathBuf>,
     /// List only minted assertions minted at or after this instant (RFC 3339).

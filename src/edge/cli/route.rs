@@ -32,7 +32,8 @@ pub struct RouteArgs {
     /// Do not consult the configured inventory when a decision had several open sets.
     #[arg(long)]
     pub no_inventory: bool,
-    /// Assertion log files of one chain. Default: every chain of the configured log.
+    /// Assertion log files of one chain. Default: the configured log — this replica's
+    /// files, or every replica's chain in PostgreSQL.
     #[arg(long = "log", value_name = "FILE")]
     pub log: Vec<PathBuf>,
 }
