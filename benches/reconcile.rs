@@ -7,7 +7,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: setup failures should stop it
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -25,7 +24,7 @@ fn template(name: &str) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
 
-fn tags() -> BTreeMap<String, Released> {
+fn tags() -> Vec<(String, Released)> {
     [("AppGroupName", "payments"), ("AppId", "PAY"), ("ReleaseId", "2.3")]
         .iter()
         .map(|(k, v)| (k.to_string(), Released::Value(v.to_string())))

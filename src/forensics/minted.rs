@@ -2,7 +2,7 @@
 //! assertion log by assertion ID and by RoleSessionName, with the tags, duration and
 //! validity it granted. Built from log files (a database's chains are exported first).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
@@ -52,8 +52,11 @@ pub struct Minted {
     pub role_session_name: Option<String>,
     pub session_duration: Option<u32>,
     pub not_on_or_after: Option<DateTime<Utc>>,
-    /// Every PrincipalTag released; `None` for records written before tags were recorded.
-    pub tags: Option<BTreeMap<String, Released>>,
+    /// Every PrincipalTag released, sorted by name; `None` for records written before
+    /// tags were recorded. (A vector: a map's node costs several times more per assertion.)
+    pub tags: Option<Vec<(String, Released)>>,
+    /// The decision's sets, when the index was read with them (`audit route` needs them;
+    /// reconcile does not, and a month of assertions is kept in memory).
     pub sets: Vec<SetRecord>,
 }
 
@@ -69,8 +72,9 @@ pub struct Index {
 }
 
 impl Index {
-    /// Reads `files` (one chain's, or several chains' one after another).
-    pub fn read(files: &[PathBuf]) -> Result<Self, String> {
+    /// Reads `files` (one chain's, or several chains' one after another), keeping each
+    /// decision's sets only `with_sets`.
+    pub fn read(files: &[PathBuf], with_sets: bool) -> Result<Self, String> {
         let mut ix = Index::default();
         let torn = scan(files, |h| {
             let r = h.record;
@@ -79,7 +83,7 @@ impl Index {
             }
             let e = r.entry;
             let Some(id) = e.assertion_id else { return };
-            let tags: BTreeMap<String, Released> = e
+            let mut tags: Vec<(String, Released)> = e
                 .sets
                 .iter()
                 .flat_map(|s| {
@@ -93,6 +97,9 @@ impl Index {
                     })
                 })
                 .collect();
+            tags.sort_by(|a, b| a.0.cmp(&b.0));
+            tags.dedup_by(|a, b| a.0 == b.0);
+            tags.shrink_to_fit();
             let recorded = e.sets.iter().all(|s| !s.tags.is_empty());
             let m = Minted {
                 assertion_id: id.clone(),
@@ -110,7 +117,7 @@ impl Index {
                     .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                     .map(|t| t.with_timezone(&Utc)),
                 tags: recorded.then_some(tags),
-                sets: e.sets,
+                sets: if with_sets { e.sets } else { Vec::new() },
             };
             ix.insert(m);
         })?;

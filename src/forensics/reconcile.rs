@@ -284,7 +284,7 @@ pub fn differences(m: &Minted, s: &SignIn) -> Vec<(AlertKind, String)> {
     out
 }
 
-fn tag_diff(minted: &BTreeMap<String, Released>, seen: &BTreeMap<String, String>) -> String {
+fn tag_diff(minted: &[(String, Released)], seen: &BTreeMap<String, String>) -> String {
     let mut parts = Vec::new();
     for (k, v) in minted {
         match seen.get(k) {
@@ -294,7 +294,7 @@ fn tag_diff(minted: &BTreeMap<String, Released>, seen: &BTreeMap<String, String>
         }
     }
     for (k, w) in seen {
-        if !minted.contains_key(k) {
+        if minted.binary_search_by(|(m, _)| m.as_str().cmp(k)).is_err() {
             parts.push(format!("{k}: not minted, seen {w:?}"));
         }
     }

@@ -2,7 +2,6 @@
 //! of the arrays it was asked for, whatever the layout; the reconciler's alerts do not
 //! depend on the order sign-ins are read in, nor on events read twice.
 
-use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
@@ -67,11 +66,10 @@ fn t0() -> DateTime<Utc> {
 fn index(n: usize) -> Index {
     let mut ix = Index::default();
     for i in 0..n {
-        let tags: BTreeMap<String, Released> = [
+        let tags = vec![
             ("AppId".to_owned(), Released::Value("PAY".to_owned())),
             ("AppId2".to_owned(), Released::Sentinel { digest: sentinel_digest(SENTINEL) }),
-        ]
-        .into();
+        ];
         ix.insert(Minted {
             assertion_id: format!("_A{i}"),
             replica: "local".into(),

@@ -65,7 +65,7 @@ pub fn run(cfg: &Config, a: ReconcileArgs) -> Result<(), Failure> {
         }
     }
     let logs = logs(cfg, a.log.clone())?;
-    let index = Index::read(&logs.all_files()).map_err(|e| Failure::new(3, e))?;
+    let index = Index::read(&logs.all_files(), false).map_err(|e| Failure::new(3, e))?;
     for (file, bytes) in &index.torn {
         eprintln!("note: skipped a partial last record ({bytes} bytes) in {}", file.display());
     }

@@ -64,7 +64,7 @@ pub fn run(cfg: &Config, a: RouteArgs) -> Result<(), Failure> {
     };
     let lookup: Option<&Lookup<'_>> = if inventory.is_some() { Some(&lookup_fn) } else { None };
     let logs = logs(cfg, a.log.clone())?;
-    let index = Index::read(&logs.all_files()).map_err(|e| Failure::new(3, e))?;
+    let index = Index::read(&logs.all_files(), true).map_err(|e| Failure::new(3, e))?;
     let attributor = Attributor { index: &index, spec, column, inventory: lookup };
     let mut router = Router::new(attributor, &a.out).map_err(|e| Failure::new(2, e))?;
     let files = session_logs::files(&a.session_logs).map_err(|e| Failure::new(2, e))?;
