@@ -231,6 +231,35 @@ fn a_clean_month_of_sign_ins_has_no_alert() {
     assert_eq!(row(&closed["assertion_id"])["used"], true);
     assert!(lines.iter().any(|l| l["type"] == "refused" && l["error_code"] == "AccessDenied"));
 
+    // --since/--until narrow the list (by when each record was written), not the matching.
+    let window = |since: &str, until: &str| {
+        let out = run(
+            &env,
+            &[
+                "audit",
+                "reconcile",
+                "--cloudtrail",
+                trail.to_str().unwrap(),
+                "--format",
+                "json",
+                "--since",
+                since,
+                "--until",
+                until,
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let lines = json_lines(&out);
+        let s = summary(&lines).clone();
+        (s["minted"].as_u64(), s["counts"]["accepted"].as_u64())
+    };
+    assert_eq!(window("2000-01-01T00:00:00Z", "2099-01-01T00:00:00Z"), (Some(12), Some(11)));
+    assert_eq!(window("2099-01-01T00:00:00Z", "2099-01-02T00:00:00Z"), (Some(0), Some(11)));
+    let bad =
+        run(&env, &["audit", "reconcile", "--cloudtrail", trail.to_str().unwrap(), "--since", "last week"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--since"));
+
     // The table: every assertion, the summary line last, in key=value form.
     let table = run(&env, &["audit", "reconcile", "--cloudtrail", trail.to_str().unwrap()]);
     assert_eq!(table.status.code(), Some(0));

@@ -2,7 +2,6 @@
 //! of the arrays it was asked for, whatever the layout; the reconciler's alerts do not
 //! depend on the order sign-ins are read in, nor on events read twice.
 
-
 use chrono::{DateTime, Duration, Utc};
 use proptest::prelude::*;
 use serde_json::{json, Value};

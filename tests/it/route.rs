@@ -139,6 +139,19 @@ fn session_logs_go_to_their_tenants_folder() {
         2
     );
 
+    // A target the inventory does not know cannot tell two open sets apart either.
+    let logs2 = env.dir.path().join("logs2");
+    let other = session_id(&both, "0bbbbbbbbbbbbbbbb");
+    write(
+        &logs2.join("events.jsonl"),
+        format!("{}\n", stream_event(&other, "i-0bbbbbbbbbbbbbbbb", "ls")).as_bytes(),
+    );
+    let out4 = env.dir.path().join("out4");
+    let r = route(&env, &logs2, &out4, &[]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let how = routing(&out4)[0]["how"].as_str().unwrap().to_owned();
+    assert_eq!(how, "2 open sets; the inventory does not know i-0bbbbbbbbbbbbbbbb in us-east-1");
+
     // The tenant column can be another tag; an unknown one and a used folder are refused.
     let out3 = env.dir.path().join("out3");
     let r = route(&env, &logs, &out3, &["--tenant-tag", "APP_GROUP_NAME"]);
