@@ -205,6 +205,8 @@ pub trait Inventory: Send + Sync {
 pub struct KnownInstance {
     pub id: String,
     pub region: String,
+    /// The instance's account, when the inventory knows it (AWS Config does).
+    pub account: Option<String>,
     pub tags: HashMap<String, String>,
 }
 

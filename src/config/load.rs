@@ -14,7 +14,7 @@ use regex::Regex;
 use super::model::{Audit, AuditSink, Aws, Config, Idp, Keys, Source};
 use super::problems::{ConfigError, Problems};
 use super::raw::{Raw, RawEntitlements, RawSchedules, RawSource};
-use super::{database, directory, policy, server};
+use super::{database, directory, inventory, policy, server};
 use crate::core::decide::{BelowFloor, Policy, WhenAllClosed, AWS_MAX_SESSION, AWS_MIN_SESSION};
 use crate::core::{NameIdFormat, SessionNaming};
 
@@ -287,18 +287,31 @@ impl Config {
         if !(900..=10 * 366 * 86_400).contains(&max) {
             p.push("grants.max_seconds", format!("must be between 900 and 316224000 (got {max})"));
         }
-        let require_known_instance = raw.inventory.require_known_instance.unwrap_or(false);
-        let inventory = source(
-            &mut p,
-            "inventory",
-            RawSource { kind: raw.inventory.kind, file: raw.inventory.file },
-            base,
-            true,
-        );
+        let inv = raw.inventory;
+        let inventory = if inv.kind.as_deref() == Some("aws-config") {
+            inventory::aws_config_source(&mut p, &inv)
+        } else {
+            for (k, set) in [
+                ("region", inv.region.is_some()),
+                ("aggregator", inv.aggregator.is_some()),
+                ("endpoint_url", inv.endpoint_url.is_some()),
+                ("cache_seconds", inv.cache_seconds.is_some()),
+                ("timeout_ms", inv.timeout_ms.is_some()),
+                ("attempts", inv.attempts.is_some()),
+            ] {
+                if set {
+                    p.push(format!("inventory.{k}"), "applies only to kind = \"aws-config\"");
+                }
+            }
+            source(&mut p, "inventory", RawSource { kind: inv.kind, file: inv.file }, base, true)
+        };
+        // Default on with AWS Config (the inventory of record), off with a file.
+        let aws_inventory = matches!(inventory, Source::AwsConfig(_));
+        let require_known_instance = inv.require_known_instance.unwrap_or(aws_inventory);
         if require_known_instance && inventory == Source::None {
             p.push(
                 "inventory.require_known_instance",
-                "needs an inventory (inventory.kind = \"file\"): without one no instance is known",
+                "needs an inventory (inventory.kind = \"file\" or \"aws-config\"): without one no instance is known",
             );
         }
 

@@ -2,13 +2,14 @@
 //! every problem with its location, `problems.rs`) → `model.rs` (the validated
 //! [`Config`]). `policy.rs` reads the entitlement and schedule files, `directory.rs`
 //! the `[directory]` section (LDAP settings, the bind password), `server.rs`
-//! `[server]`, `database.rs` `[database]`.
+//! `[server]`, `database.rs` `[database]`, `inventory.rs` `[inventory] kind = "aws-config"`.
 //!
 //! Invariant: configuration depends only on the core's types; adapters and edges read
 //! it, never the other way round.
 
 pub mod database;
 pub mod directory;
+pub mod inventory;
 pub mod load;
 pub mod model;
 pub mod policy;
@@ -19,6 +20,7 @@ pub mod server;
 
 pub use load::EMBEDDED_DEFAULT;
 pub use model::{
-    Audit, AuditSink, Aws, Config, Database, GroupMode, Idp, Keys, LdapConfig, Reaper, Source, Webhook,
+    Audit, AuditSink, Aws, AwsConfigSource, Config, Database, GroupMode, Idp, Keys, LdapConfig, Reaper,
+    Source, Webhook,
 };
 pub use problems::{ConfigError, Problems};

@@ -78,6 +78,23 @@ pub enum Source {
     },
     /// The `[database]`'s `grants` table (grants only).
     Postgres,
+    /// AWS Config's SelectResourceConfig / SelectAggregateResourceConfig (inventory only).
+    AwsConfig(Box<AwsConfigSource>),
+}
+
+/// `[inventory] kind = "aws-config"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AwsConfigSource {
+    /// The region whose Config (or aggregator) is asked.
+    pub region: String,
+    /// A configuration aggregator: every account and region it collects.
+    pub aggregator: Option<String>,
+    /// For the tests' loopback stand-in only.
+    pub endpoint_url: Option<String>,
+    /// How long an answer is reused (0: never).
+    pub cache_seconds: u64,
+    pub timeout_ms: u64,
+    pub attempts: u32,
 }
 
 /// Validated `[database]` settings (see `policies/sesame.example.toml`).

@@ -217,6 +217,13 @@ pub struct RawInventory {
     pub kind: Option<String>,
     pub file: Option<String>,
     pub require_known_instance: Option<bool>,
+    /// aws-config: the region asked, an aggregator, the stand-in's URL, cache and timeouts.
+    pub region: Option<String>,
+    pub aggregator: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub cache_seconds: Option<i64>,
+    pub timeout_ms: Option<i64>,
+    pub attempts: Option<i64>,
 }
 
 /// `policies/entitlements.toml`: tag columns, the maximum number of sets, and the

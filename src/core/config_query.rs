@@ -10,7 +10,7 @@
 //! `KEY=value` ambiguous: the strict reading), and the whole expression at most
 //! [`MAX_EXPRESSION`] characters. Pages are fetched with NextToken, [`PAGE_LIMIT`] at a time.
 
-use super::ids::InstanceId;
+use super::ids::{InstanceId, Region};
 
 /// SelectResourceConfig's limit on the expression's length, characters.
 pub const MAX_EXPRESSION: usize = 4096;
@@ -25,8 +25,8 @@ const SELECT: &str =
 pub enum Want<'a> {
     /// Every instance carrying all these (EC2 key, value) tags: one tag set's instances.
     Covering(&'a [(&'a str, &'a str)]),
-    /// One instance, for its tags.
-    Instance(&'a InstanceId),
+    /// One instance in one region, for its tags.
+    Instance(&'a InstanceId, &'a Region),
 }
 
 /// Why no expression was built.
@@ -86,10 +86,12 @@ pub fn expression(want: Want<'_>) -> Result<String, QueryError> {
                 q.push('\'');
             }
         }
-        Want::Instance(id) => {
-            // An InstanceId is i-/mi- and hex digits only.
+        Want::Instance(id, region) => {
+            // An InstanceId is i-/mi- and hex digits, a Region lower-case letters, digits and -.
             q.push_str(" AND resourceId = '");
             q.push_str(id.as_str());
+            q.push_str("' AND awsRegion = '");
+            q.push_str(region.as_str());
             q.push('\'');
         }
     }

@@ -190,7 +190,7 @@ pub fn access_json(p: &AccessPage<'_>) -> Value {
                 .instances
                 .iter()
                 .map(|i| {
-                    json!({"account": p.account, "region": i.region, "instance_id": i.id,
+                    json!({"account": i.account.as_deref().unwrap_or(p.account), "region": i.region, "instance_id": i.id,
                            "name": i.tags.get("Name"),
                            "console_url": format!("{base}/systems-manager/session-manager/{}?region={}", i.id, i.region)})
                 })

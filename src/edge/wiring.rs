@@ -12,6 +12,7 @@ use crate::adapters::directory::ldap::LdapDirectory;
 use crate::adapters::grants::file::FileGrants;
 use crate::adapters::grants::postgres::PgGrants;
 use crate::adapters::grants::sqlite::SqliteGrants;
+use crate::adapters::inventory::aws_config::ConfigInventory;
 use crate::adapters::inventory::file::FileInventory;
 use crate::adapters::{Directory, GrantError, GrantStore, Grants, Inventory, LookupError};
 use crate::audit::file::{CheckpointKey, FileAudit, FileAuditConfig};
@@ -93,7 +94,9 @@ pub fn directory(s: &Source) -> Result<Box<dyn Directory>, SetupError> {
     match s {
         Source::File(p) => Ok(Box::new(FileDirectory::open(p)?)),
         Source::Ldap(l) => Ok(Box::new(LdapDirectory::new((**l).clone())?)),
-        Source::None | Source::Sqlite { .. } | Source::Postgres => Err(SetupError::Missing("directory")),
+        Source::None | Source::Sqlite { .. } | Source::Postgres | Source::AwsConfig(_) => {
+            Err(SetupError::Missing("directory"))
+        }
     }
 }
 
@@ -125,7 +128,7 @@ pub fn open_grants(
             let store = Arc::new(PgGrants::new(database(config)?));
             Ok((store.clone(), Some(store)))
         }
-        Source::None | Source::Ldap(_) => Err(SetupError::Missing("grants")),
+        Source::None | Source::Ldap(_) | Source::AwsConfig(_) => Err(SetupError::Missing("grants")),
     }
 }
 
@@ -185,7 +188,7 @@ pub fn read_grants(config: &Config) -> Result<Arc<dyn Grants>, SetupError> {
         Source::File(p) => Ok(Arc::new(FileGrants::open(p)?)),
         Source::Sqlite { path, .. } => Ok(Arc::new(SqliteGrants::open_read_only(path)?)),
         Source::Postgres => Ok(Arc::new(PgGrants::new(database(config)?))),
-        Source::None | Source::Ldap(_) => Err(SetupError::Missing("grants")),
+        Source::None | Source::Ldap(_) | Source::AwsConfig(_) => Err(SetupError::Missing("grants")),
     }
 }
 
@@ -216,6 +219,7 @@ pub fn import(
 pub fn open_inventory(s: &Source) -> Result<Option<Box<dyn Inventory>>, SetupError> {
     match s {
         Source::File(p) => Ok(Some(Box::new(FileInventory::open(p)?))),
+        Source::AwsConfig(c) => Ok(Some(Box::new(ConfigInventory::new(c)?))),
         Source::None | Source::Ldap(_) | Source::Sqlite { .. } | Source::Postgres => Ok(None),
     }
 }

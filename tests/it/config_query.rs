@@ -5,7 +5,7 @@
 
 use proptest::prelude::*;
 use sesame::core::config_query::{expression, QueryError, Want, MAX_EXPRESSION};
-use sesame::core::InstanceId;
+use sesame::core::{InstanceId, Region};
 
 /// The quoted literals of an expression, in order (the builder never escapes: no
 /// literal may contain a quote).
@@ -69,9 +69,10 @@ fn the_limits_and_the_rules_named() {
         other => panic!("expected TooLong, got {other:?}"),
     }
     let id = InstanceId::parse("instance", "i-0123456789abcdef0").unwrap();
+    let region = Region::parse("region", "eu-west-1").unwrap();
     assert_eq!(
-        expression(Want::Instance(&id)).unwrap(),
-        "SELECT resourceId, awsRegion, accountId, tags WHERE resourceType = 'AWS::EC2::Instance' AND resourceId = 'i-0123456789abcdef0'"
+        expression(Want::Instance(&id, &region)).unwrap(),
+        "SELECT resourceId, awsRegion, accountId, tags WHERE resourceType = 'AWS::EC2::Instance' AND resourceId = 'i-0123456789abcdef0' AND awsRegion = 'eu-west-1'"
     );
     assert_eq!(
         expression(Want::Covering(&[("APP_ID", "PAY"), ("RELEASE_ID", "2.3")])).unwrap(),

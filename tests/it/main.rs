@@ -22,6 +22,7 @@ mod iam; // IAM policies match what the minter emits; sizes and splitting
 mod iam_eval; // the generated policy evaluated: own sessions, someone else's, the sentinel Deny
 mod iam_revoke; // the Deny on issued credentials: merged, pruned, collapsed, evaluated
 mod ids; // user, instance and region syntax
+mod inventory_config; // AWS Config through the SDK and a stand-in: any-element rule, pages, accounts, throttling, cache
 mod keys; // key generation, permissions, mismatched certificates
 mod layers; // the dependency table of ARCHITECTURE.md, enforced; no cycles between modules
 mod ldap; // the LDAP directory against a real OpenLDAP server

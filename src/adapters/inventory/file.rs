@@ -65,6 +65,7 @@ impl Inventory for FileInventory {
             .map(|((id, region), tags)| KnownInstance {
                 id: id.clone(),
                 region: region.clone(),
+                account: None,
                 tags: tags.clone(),
             })
             .collect();

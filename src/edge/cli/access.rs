@@ -85,7 +85,8 @@ pub fn run(config: Option<&Path>, a: AccessArgs) -> Result<(), Failure> {
                 for i in &e.instances {
                     let name = i.tags.get("Name").map_or("-", String::as_str);
                     t.push_str(&format!(
-                        "  {account} {} {} {name} {}/systems-manager/session-manager/{}?region={}\n",
+                        "  {} {} {} {name} {}/systems-manager/session-manager/{}?region={}\n",
+                        i.account.as_deref().unwrap_or(account),
                         i.region,
                         i.id,
                         cfg.aws.console_url.trim_end_matches('/'),
