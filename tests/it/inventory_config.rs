@@ -228,6 +228,51 @@ fn throttling_is_retried_failures_fail_closed_and_answers_are_cached() {
 }
 
 #[test]
+fn the_server_mints_and_lists_from_aws_config() {
+    let c = Config::start();
+    fleet(&c);
+    let (env, tls) = crate::server::config_with("", |t| {
+        let a = t.find("[inventory]").unwrap();
+        let b = a + t[a..].find("\n[").unwrap();
+        format!(
+            "{}[inventory]\nkind = \"aws-config\"\nregion = \"us-east-1\"\naggregator = \"org\"\nendpoint_url = \"{}\"\n{}",
+            &t[..a],
+            c.url,
+            &t[b..]
+        )
+    });
+    let vars = [
+        ("AWS_ACCESS_KEY_ID", AKID.to_owned()),
+        ("AWS_SECRET_ACCESS_KEY", SECRET.to_owned()),
+        ("AWS_CONFIG_FILE", "/nonexistent".to_owned()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".to_owned()),
+    ];
+    let s = crate::server::spawn_env(env, tls, &[], &vars);
+    let http = s.client();
+    let r = http
+        .post(format!("{}/v1/assertions", s.url))
+        .json(&crate::server::mint_body("alice", "i-0123456789abcdef0"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["decision"]["sets"].as_array().unwrap().len(), 1, "{v}");
+    assert_eq!(v["decision"]["sets"][0]["entitlement"], "pam-webserver");
+    let r = http.get(format!("{}/v1/access?user=alice&limit=1&page=1", s.url)).send().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["entitlements"][0]["instances"].as_array().unwrap().len(), 151);
+    let r = http
+        .post(format!("{}/v1/assertions", s.url))
+        .json(&crate::server::mint_body("alice", "i-0aaaaaaaaaaaaaaaa"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "unknown_instance");
+}
+
+#[test]
 fn the_aws_config_settings_are_checked() {
     let c = Config::start();
     for (extra, field) in [
