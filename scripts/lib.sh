@@ -6,10 +6,10 @@ BUILD_PACKAGES=(pkg-config libclang-dev libxml2-dev libxmlsec1-dev libssl-dev)
 # Tests: the xmlsec1 command, OneLogin's python3-saml (Debian: python3-onelogin-saml2),
 # OpenLDAP's slapd and client tools, openssl and ss for the directory script.
 # Samba as an Active Directory DC for the AD tests. PostgreSQL (server and psql) for
-# the replica tests.
+# the replica tests. Chromium, its WebDriver and Selenium for the browser test.
 TEST_PACKAGES=(xmlsec1 python3 python3-onelogin-saml2 python3-xmlsec python3-lxml slapd ldap-utils openssl iproute2
                samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind ldb-tools
-               postgresql postgresql-client)
+               postgresql postgresql-client chromium chromium-driver python3-selenium)
 
 missing_packages() {
   local p out=()
