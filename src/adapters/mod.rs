@@ -194,6 +194,16 @@ pub trait Inventory: Send + Sync {
     /// Every instance whose tags carry all of `want` (EC2 key, value), in (region, ID)
     /// order: the instances one tag set covers.
     fn covering(&self, want: &[(&str, &str)]) -> Result<Vec<KnownInstance>, LookupError>;
+    /// The instance with its tags and, when the inventory knows it, its account (AWS
+    /// Config does; a file does not) — one lookup for a mint.
+    fn instance(&self, instance: &InstanceId, region: &Region) -> Result<Option<KnownInstance>, LookupError> {
+        Ok(self.tags(instance, region)?.map(|tags| KnownInstance {
+            id: instance.as_str().to_owned(),
+            region: region.as_str().to_owned(),
+            account: None,
+            tags,
+        }))
+    }
     /// As [`Directory::local`].
     fn local(&self) -> bool {
         false

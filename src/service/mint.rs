@@ -207,6 +207,8 @@ pub struct Minter {
     pub policy: Policy,
     pub mapping: Mapping,
     pub console_url: String,
+    /// The account of the role the Role attribute names (from `aws.role_arn`).
+    pub account: String,
     pub directory: Box<dyn Directory>,
     pub grants: Arc<dyn Grants>,
     /// The same grants source when it can record grants (the embedded SQLite store).
@@ -325,10 +327,21 @@ impl Minter {
         // 4. windows(user): grants; schedules travel inside the entitlements
         let grants = self.grants.grants(&req.user, now)?;
         // 5. tags(instance), when an inventory is configured and knows the instance
-        let tags: Option<HashMap<String, String>> = match &self.inventory {
-            Some(inv) => inv.tags(&req.instance, &req.region)?,
+        let known = match &self.inventory {
+            Some(inv) => inv.instance(&req.instance, &req.region)?,
             None => None,
         };
+        // The response's Role names one account's role: an instance the inventory places
+        // in another account could not be reached with it, so it is refused.
+        if let Some(other) = known.as_ref().and_then(|k| k.account.as_deref()).filter(|a| *a != self.account)
+        {
+            return Err(MintError::Input(InputError::new(
+                "instance_id",
+                &format!("{} in account {other}", req.instance),
+                "must be in the account of aws.role_arn: sesame mints for one account",
+            )));
+        }
+        let tags: Option<HashMap<String, String>> = known.map(|k| k.tags);
         // 6. decide
         let decision = decide(now, nonce, &entitlements, &grants, tags.as_ref(), &self.policy);
         if decision.refusal.is_some() {

@@ -182,6 +182,15 @@ fn the_inventory_comes_from_aws_config() {
     let pay =
         v["entitlements"].as_array().unwrap().iter().find(|e| e["entitlement"] == "pam-payments").unwrap();
     assert_eq!(pay["instances"].as_array().unwrap().len(), 1, "{pay}");
+    // The Role attribute names one account's role: an instance Config places in another
+    // account is refused, naming the field and the account, and nothing is minted.
+    let (code, v, err) = mint(&env2, "i-00000000000000000");
+    assert_eq!(code, Some(2), "{err}");
+    assert!(v.is_null(), "{v}");
+    assert!(err.contains("instance_id") && err.contains("in account 444455556666"), "{err}");
+    // An instance in the role's account mints as before.
+    let (code, _, err) = mint(&env2, "i-0123456789abcdef0");
+    assert_eq!(code, Some(0), "{err}");
 }
 
 #[test]

@@ -180,14 +180,18 @@ impl Inventory for ConfigInventory {
         instance: &InstanceId,
         region: &Region,
     ) -> Result<Option<HashMap<String, String>>, LookupError> {
+        Ok(self.instance(instance, region)?.map(|i| i.tags))
+    }
+
+    fn instance(&self, instance: &InstanceId, region: &Region) -> Result<Option<KnownInstance>, LookupError> {
         let q = expression(Want::Instance(instance, region)).map_err(unavailable)?;
-        let rows = self.select(&q)?;
-        match rows.as_slice() {
-            [] => Ok(None),
-            [one] => Ok(Some(one.tags.clone())),
+        let mut rows = self.select(&q)?;
+        match rows.len() {
+            0 => Ok(None),
+            1 => Ok(rows.pop()),
             // One ID in one region in several accounts of an aggregator: which one is asked
             // for cannot be told, so fail closed.
-            _ => Err(unavailable(format!("{instance} in {region} is in {} accounts", rows.len()))),
+            n => Err(unavailable(format!("{instance} in {region} is in {n} accounts"))),
         }
     }
 
