@@ -244,9 +244,11 @@ pub fn differences(m: &Minted, s: &SignIn) -> Vec<(AlertKind, String)> {
     let mut out = Vec::new();
     // A record written before tags were recorded has nothing to compare.
     if let Some(tags) = &m.tags {
-        let diff = tag_diff(tags, &s.principal_tags);
-        if !diff.is_empty() {
-            out.push((AlertKind::TagsDiffer, diff));
+        // The common case, equal, without building the description.
+        let same = tags.len() == s.principal_tags.len()
+            && tags.iter().all(|(k, v)| s.principal_tags.get(k).is_some_and(|w| v.matches(w)));
+        if !same {
+            out.push((AlertKind::TagsDiffer, tag_diff(tags, &s.principal_tags)));
         }
     }
     let mut identity = Vec::new();
