@@ -34,6 +34,14 @@ pub struct Aws {
     pub revoke_credentials: bool,
 }
 
+impl Aws {
+    /// The account of `role_arn` (checked when the configuration was loaded): the one
+    /// account sesame mints for.
+    pub fn account(&self) -> &str {
+        self.role_arn.split(':').nth(4).unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
     pub signing_key: PathBuf,

@@ -48,6 +48,15 @@ pub fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
+/// The Session Manager console deep link for an instance (AWS-FACTS.md, RelayState):
+/// `<console>/systems-manager/session-manager/<instance>?region=<region>`.
+pub fn console_link(console_url: &str, instance: &str, region: &str) -> String {
+    format!(
+        "{}/systems-manager/session-manager/{instance}?region={region}",
+        console_url.trim_end_matches('/')
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

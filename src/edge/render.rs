@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::adapters::StoredGrant;
 use crate::core::decision::{Refusal, SetStatus};
-use crate::core::text::saml_time;
+use crate::core::text::{console_link, saml_time};
 use crate::core::Decision;
 use crate::service::access;
 use crate::service::mint::Minted;
@@ -179,7 +179,6 @@ pub struct AccessPage<'a> {
 }
 
 pub fn access_json(p: &AccessPage<'_>) -> Value {
-    let base = p.console_url.trim_end_matches('/');
     let entitlements: Vec<Value> = p
         .entries
         .iter()
@@ -192,7 +191,7 @@ pub fn access_json(p: &AccessPage<'_>) -> Value {
                 .map(|i| {
                     json!({"account": i.account.as_deref().unwrap_or(p.account), "region": i.region, "instance_id": i.id,
                            "name": i.tags.get("Name"),
-                           "console_url": format!("{base}/systems-manager/session-manager/{}?region={}", i.id, i.region)})
+                           "console_url": console_link(p.console_url, &i.id, &i.region)})
                 })
                 .collect();
             let mut o = json!({"entitlement": e.entitlement, "tags": tags, "instances": instances});

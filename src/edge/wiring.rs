@@ -357,7 +357,7 @@ pub fn minter(
         policy: config.policy.clone(),
         mapping: config.mapping.clone(),
         console_url: config.aws.console_url.clone(),
-        account: config.aws.role_arn.split(':').nth(4).unwrap_or_default().to_owned(),
+        account: config.aws.account().to_owned(),
         directory: directory(&config.directory)?,
         grants,
         grant_store,

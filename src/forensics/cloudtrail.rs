@@ -161,28 +161,16 @@ fn sign_in(raw: RawEvent<'_>, origin: impl FnOnce() -> String) -> Result<Option<
 /// `.json` and `.json.gz` files, digests and other files counted, not read.
 pub fn files(paths: &[PathBuf], stats: &mut Stats) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
-    for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        if !meta.is_dir() {
-            out.push(p.clone());
-            continue;
+    super::files::walk(paths, &mut |path| {
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        if path.components().any(|c| c.as_os_str() == "CloudTrail-Digest") {
+            stats.digest_files += 1;
+        } else if name.ends_with(".json") || name.ends_with(".json.gz") {
+            out.push(path.to_path_buf());
+        } else {
+            stats.other_files.push(path.to_path_buf());
         }
-        for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
-            let entry = entry.map_err(|e| format!("{}: {e}", p.display()))?;
-            if !entry.file_type().is_file() {
-                continue;
-            }
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy();
-            if path.components().any(|c| c.as_os_str() == "CloudTrail-Digest") {
-                stats.digest_files += 1;
-            } else if name.ends_with(".json") || name.ends_with(".json.gz") {
-                out.push(path.to_path_buf());
-            } else {
-                stats.other_files.push(path.to_path_buf());
-            }
-        }
-    }
+    })?;
     Ok(out)
 }
 

@@ -40,19 +40,7 @@ pub fn is_session_id(s: &str) -> bool {
 /// in them is read; one that is not a session log is an error).
 pub fn files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
-    for p in paths {
-        let meta = std::fs::metadata(p).map_err(|e| format!("{}: {e}", p.display()))?;
-        if !meta.is_dir() {
-            out.push(p.clone());
-            continue;
-        }
-        for entry in walkdir::WalkDir::new(p).sort_by_file_name() {
-            let entry = entry.map_err(|e| format!("{}: {e}", p.display()))?;
-            if entry.file_type().is_file() {
-                out.push(entry.path().to_path_buf());
-            }
-        }
-    }
+    super::files::walk(paths, &mut |p| out.push(p.to_path_buf()))?;
     Ok(out)
 }
 

@@ -235,12 +235,7 @@ impl Minter {
 
     /// Session Manager console deep link (AWS-FACTS.md, RelayState).
     pub fn relay_state(&self, req: &Request) -> String {
-        format!(
-            "{}/systems-manager/session-manager/{}?region={}",
-            self.console_url.trim_end_matches('/'),
-            req.instance,
-            req.region
-        )
+        crate::core::text::console_link(&self.console_url, req.instance.as_str(), req.region.as_str())
     }
 
     /// Steps 2-8 for callers without a caller identity or request ID.

@@ -4,13 +4,12 @@
 //! per-tenant folders, routing with and without the inventory, what stays unattributed
 //! and why, and corrupt input named by file and line.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde_json::{json, Value};
 
 use crate::common::{data, temp_config, TempConfig};
-use crate::reconcile::{attributes, mint, run};
+use crate::reconcile::{attributes, gz, mint, run};
 
 const PAY: &str = "i-0fedcba9876543210";
 const UNLISTED: &str = "i-0aaaaaaaaaaaaaaaa";
@@ -36,12 +35,6 @@ fn stream_event(sid: &str, target: &str, line: &str) -> Value {
 fn write(path: &Path, bytes: &[u8]) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, bytes).unwrap();
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
 }
 
 /// `sesame audit route --session-logs LOGS --out OUT EXTRA…`.

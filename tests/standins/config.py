@@ -30,8 +30,9 @@ import re
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
+from json11 import JsonHandler
 from sigv4 import check_sigv4
 
 LOCK = threading.Lock()
@@ -84,25 +85,7 @@ def row(r, fields):
     return json.dumps(out)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
-
-    def reply(self, status, obj, error_type=None):
-        data = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-amzn-RequestId", f"standin-{time.monotonic_ns()}")
-        if error_type:
-            self.send_header("x-amzn-ErrorType", error_type)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def error(self, status, etype, message):
-        self.reply(status, {"__type": etype, "message": message}, etype)
+class Handler(JsonHandler):
 
     def do_GET(self):
         if self.path == "/_control/state":

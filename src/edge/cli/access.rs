@@ -46,7 +46,7 @@ pub fn run(config: Option<&Path>, a: AccessArgs) -> Result<(), Failure> {
             e.to_string(),
         )
     })?;
-    let account = cfg.aws.role_arn.split(':').nth(4).unwrap_or_default();
+    let account = cfg.aws.account();
     let out = match a.format {
         Output::Json => {
             let page = AccessPage {
@@ -85,13 +85,11 @@ pub fn run(config: Option<&Path>, a: AccessArgs) -> Result<(), Failure> {
                 for i in &e.instances {
                     let name = i.tags.get("Name").map_or("-", String::as_str);
                     t.push_str(&format!(
-                        "  {} {} {} {name} {}/systems-manager/session-manager/{}?region={}\n",
+                        "  {} {} {} {name} {}\n",
                         i.account.as_deref().unwrap_or(account),
                         i.region,
                         i.id,
-                        cfg.aws.console_url.trim_end_matches('/'),
-                        i.id,
-                        i.region
+                        crate::core::text::console_link(&cfg.aws.console_url, &i.id, &i.region)
                     ));
                 }
             }

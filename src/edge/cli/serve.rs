@@ -108,7 +108,7 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let role_account = cfg.aws.role_arn.split(':').nth(4).unwrap_or_default().to_owned();
+    let role_account = cfg.aws.account().to_owned();
     let server_cfg = cfg.server.clone();
     let state = State {
         minter,

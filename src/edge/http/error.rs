@@ -61,6 +61,20 @@ pub enum ApiError {
     Grant(#[from] GrantError),
 }
 
+/// The status of a refused mint, in JSON or as the browser's page.
+pub fn refusal_status(r: Option<&Refusal>) -> StatusCode {
+    match r {
+        Some(Refusal::TooManyOpenSets { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
+        Some(
+            Refusal::NoEntitlement
+            | Refusal::NoEntitlementForInstance
+            | Refusal::UnknownInstance
+            | Refusal::AllClosed { .. },
+        )
+        | None => StatusCode::CONFLICT,
+    }
+}
+
 impl ApiError {
     /// The status of every error sesame answers with.
     pub fn status(&self) -> StatusCode {
@@ -85,14 +99,7 @@ impl ApiError {
             ApiError::Mint(e) => match e {
                 MintError::Input(_) => StatusCode::BAD_REQUEST,
                 MintError::UnknownUser(_) => StatusCode::NOT_FOUND,
-                MintError::Refused(d) => match &d.refusal {
-                    Some(Refusal::NoEntitlement)
-                    | Some(Refusal::NoEntitlementForInstance)
-                    | Some(Refusal::UnknownInstance)
-                    | Some(Refusal::AllClosed { .. })
-                    | None => StatusCode::CONFLICT,
-                    Some(Refusal::TooManyOpenSets { .. }) => StatusCode::UNPROCESSABLE_ENTITY,
-                },
+                MintError::Refused(d) => refusal_status(d.refusal.as_ref()),
                 MintError::Lookup(l) => lookup(l),
                 MintError::Build(_) | MintError::Sign(_) | MintError::Audit(_) => {
                     StatusCode::SERVICE_UNAVAILABLE

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::auth::require;
 use super::body::{self, BodyLimits};
-use super::error::ApiError;
+use super::error::{refusal_status, ApiError};
 use super::metrics::{Outcome, Snapshot};
 use super::state::{request_id, State};
 use crate::adapters::{GrantError, GrantStore};
@@ -104,8 +104,7 @@ pub async fn mint(
     state.metrics.decisions.get_or_create(&Outcome { outcome: word.to_owned() }).inc();
     if html {
         if let Err(MintError::Refused(d)) = &result {
-            let e = ApiError::Mint(MintError::Refused(d.clone()));
-            return Ok(HttpResponse::build(e.status())
+            return Ok(HttpResponse::build(refusal_status(d.refusal.as_ref()))
                 .content_type("text/html; charset=utf-8")
                 .insert_header(("Cache-Control", "no-store"))
                 .insert_header(("Content-Security-Policy", HTML_REFUSAL_CSP))
