@@ -58,12 +58,15 @@ fn benches(c: &mut Criterion) {
     let (ents, _) = cfg.mapping.map(&groups);
     let d = decide(now(), &nonce, &ents, &[], None, &cfg.policy);
     let signing = minter.signing().unwrap();
-    let unsigned = build_response(&signing.params, &req, &d, &nonce).unwrap();
+    let roles = vec![cfg.aws.accounts.home.value()];
+    let unsigned = build_response(&signing.params, &roles, &req, &d, &nonce).unwrap();
 
     let mut g = c.benchmark_group("mint");
     g.throughput(Throughput::Elements(1));
     g.bench_function("decide", |b| b.iter(|| decide(now(), &nonce, &ents, &[], None, &cfg.policy)));
-    g.bench_function("build", |b| b.iter(|| build_response(&signing.params, &req, &d, &nonce).unwrap()));
+    g.bench_function("build", |b| {
+        b.iter(|| build_response(&signing.params, &roles, &req, &d, &nonce).unwrap())
+    });
     let cert = &signing.params.cert_b64;
     g.bench_function("sign", |b| b.iter(|| signing.key.sign(&unsigned, cert, false).unwrap()));
     // The same signature through libxmlsec1 (parse, c14n, digest, RSA, dump): the
@@ -119,7 +122,7 @@ fn pipeline(m: &Minter, req: &Request, ents: &[Entitlement], grants: &[Grant], n
     let d = decide(now(), nonce, ents, grants, None, &m.policy);
     assert_eq!(d.refusal, None);
     let signing = m.signing().unwrap();
-    let u = build_response(&signing.params, req, &d, nonce).unwrap();
+    let u = build_response(&signing.params, &[m.accounts.home.value()], req, &d, nonce).unwrap();
     let xml = signing.key.sign(&u, &signing.params.cert_b64, false).unwrap();
     base64::engine::general_purpose::STANDARD.encode(xml)
 }

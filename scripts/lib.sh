@@ -9,7 +9,22 @@ BUILD_PACKAGES=(pkg-config libclang-dev libxml2-dev libxmlsec1-dev libssl-dev)
 # the replica tests. Chromium, its WebDriver and Selenium for the browser test.
 TEST_PACKAGES=(xmlsec1 python3 python3-onelogin-saml2 python3-xmlsec python3-lxml slapd ldap-utils openssl iproute2
                samba samba-ad-dc samba-ad-provision samba-dsdb-modules winbind ldb-tools
-               postgresql postgresql-client chromium chromium-driver python3-selenium)
+               postgresql postgresql-client chromium chromium-driver python3-selenium python3-venv)
+
+# cfn-lint (PyPI), the CloudFormation linter the StackSet and CloudFormation templates
+# are checked with; pinned, in a virtual environment under target/.
+CFN_LINT_VERSION=1.58.0
+
+# Installs cfn-lint into target/cfn-lint (once) and prints its path.
+ensure_cfn_lint() {
+  local venv=target/cfn-lint
+  if ! "$venv/bin/cfn-lint" --version 2>/dev/null | grep -q "$CFN_LINT_VERSION"; then
+    rm -rf "$venv"
+    /usr/bin/python3 -m venv "$venv" >&2
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "cfn-lint==$CFN_LINT_VERSION" >&2
+  fi
+  echo "$PWD/$venv/bin/cfn-lint"
+}
 
 missing_packages() {
   local p out=()

@@ -107,6 +107,10 @@ pub struct Entry {
     /// The RoleSessionName the response carries (a session ID starts with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role_session_name: Option<String>,
+    /// Decisions: the role ARNs the Role attribute names (one per account; several
+    /// when the console's role picker was asked for).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
     /// Session records: the Session Manager session concerned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,

@@ -6,42 +6,16 @@
 //! Relative paths are resolved against the configuration file's directory; for the
 //! embedded default, against the current directory.
 
-use std::path::Path;
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::model::{Audit, AuditSink, Aws, Config, Idp, Keys, Source};
 use super::problems::{ConfigError, Problems};
 use super::raw::{Raw, RawEntitlements, RawSchedules, RawSource};
 use super::{database, directory, inventory, policy, server};
 use crate::core::decide::{BelowFloor, Policy, WhenAllClosed, AWS_MAX_SESSION, AWS_MIN_SESSION};
 use crate::core::{NameIdFormat, SessionNaming};
+use std::path::Path;
 
 /// The embedded default configuration (the demo).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../policies/sesame.toml");
-
-pub const ROLE_ARN_RULE: &str = "must be arn:<partition>:iam::<12-digit account>:role/<name>";
-pub const PROVIDER_ARN_RULE: &str = "must be arn:<partition>:iam::<12-digit account>:saml-provider/<name>";
-
-#[allow(clippy::expect_used)] // literal patterns
-static ROLE_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^arn:aws(-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:iam::\d{12}:role/[A-Za-z0-9_+=,.@/-]+$",
-    )
-    .expect("literal")
-});
-#[allow(clippy::expect_used)] // literal patterns
-static PROVIDER_ARN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"^arn:aws(-cn|-us-gov|-iso|-iso-b|-iso-e|-iso-f|-eusc)?:iam::\d{12}:saml-provider/[A-Za-z0-9_.-]+$",
-    )
-    .expect("literal")
-});
-
-fn account(arn: &str) -> Option<&str> {
-    arn.split(':').nth(4)
-}
 
 fn https_url(p: &mut Problems, at: &str, v: &str) {
     let ok = v.strip_prefix("https://").is_some_and(|rest| {
@@ -151,20 +125,13 @@ impl Config {
         let metadata_valid_days =
             seconds(&mut p, "idp.metadata_valid_days", raw.idp.metadata_valid_days, 365, 1, 3650);
 
-        let role_arn = required(&mut p, "aws.role_arn", raw.aws.role_arn);
-        if !role_arn.is_empty() && !ROLE_ARN.is_match(&role_arn) {
-            p.push("aws.role_arn", format!("{ROLE_ARN_RULE} (got {role_arn:?})"));
-        }
-        let provider_arn = required(&mut p, "aws.provider_arn", raw.aws.provider_arn);
-        if !provider_arn.is_empty() && !PROVIDER_ARN.is_match(&provider_arn) {
-            p.push("aws.provider_arn", format!("{PROVIDER_ARN_RULE} (got {provider_arn:?})"));
-        }
-        if ROLE_ARN.is_match(&role_arn)
-            && PROVIDER_ARN.is_match(&provider_arn)
-            && account(&role_arn) != account(&provider_arn)
-        {
-            p.push("aws.provider_arn", "must be in the same account as aws.role_arn");
-        }
+        let accounts = super::accounts::accounts(
+            &mut p,
+            raw.aws.role_arn,
+            raw.aws.provider_arn,
+            raw.aws.account,
+            raw.aws.account_template,
+        );
         let acs_url = raw.aws.acs_url.unwrap_or_else(|| "https://signin.aws.amazon.com/saml".into());
         https_url(&mut p, "aws.acs_url", &acs_url);
         let audience = raw.aws.audience.unwrap_or_else(|| "urn:amazon:webservices".into());
@@ -357,6 +324,12 @@ impl Config {
         let reaper = super::reaper::reaper(&mut p, raw.reaper);
         let webhook = raw.webhook.and_then(|w| super::reaper::webhook(&mut p, w, base));
         let revoke_credentials = raw.aws.revoke_credentials.unwrap_or(false);
+        // The reaper ends sessions in the home account only (its SDK credentials are
+        // one account's): with more accounts, sessions elsewhere would outlive their
+        // window, which DESIGN does not allow. Fail closed until it reaches them all.
+        if reaper.enabled && accounts.many() {
+            p.push("reaper.enabled", "the reaper ends sessions in aws.role_arn's account only: with [[aws.account]] entries or [aws.account_template], sessions in the other accounts would outlive their window; run one deployment per account with the reaper, or none");
+        }
         if revoke_credentials && !reaper.enabled {
             p.push("aws.revoke_credentials", "needs reaper.enabled = true: the reaper writes the Deny");
         }
@@ -406,8 +379,9 @@ impl Config {
                     metadata_valid_days,
                 },
                 aws: Aws {
-                    role_arn,
-                    provider_arn,
+                    role_arn: accounts.home.role_arn.clone(),
+                    provider_arn: accounts.home.provider_arn.clone(),
+                    accounts,
                     acs_url,
                     audience,
                     console_url,

@@ -2,11 +2,12 @@
 //! every problem with its location, `problems.rs`) → `model.rs` (the validated
 //! [`Config`]). `policy.rs` reads the entitlement and schedule files, `directory.rs`
 //! the `[directory]` section (LDAP settings, the bind password), `server.rs`
-//! `[server]`, `database.rs` `[database]`, `inventory.rs` `[inventory] kind = "aws-config"`.
+//! `[server]`, `database.rs` `[database]`, `accounts.rs` the accounts' role/provider pairs, `inventory.rs` `[inventory] kind = "aws-config"`.
 //!
 //! Invariant: configuration depends only on the core's types; adapters and edges read
 //! it, never the other way round.
 
+pub mod accounts;
 pub mod database;
 pub mod directory;
 pub mod inventory;

@@ -20,8 +20,11 @@ pub struct Idp {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aws {
+    /// The home account's role and provider (aws.role_arn, aws.provider_arn).
     pub role_arn: String,
     pub provider_arn: String,
+    /// Every account served, the home account included.
+    pub accounts: crate::core::accounts::Accounts,
     pub acs_url: String,
     pub audience: String,
     pub console_url: String,
@@ -32,14 +35,6 @@ pub struct Aws {
     /// `aws.revoke_credentials`: on revocation, deny the person's credentials issued
     /// before it (an inline policy on the role; the reaper writes it).
     pub revoke_credentials: bool,
-}
-
-impl Aws {
-    /// The account of `role_arn` (checked when the configuration was loaded): the one
-    /// account sesame mints for.
-    pub fn account(&self) -> &str {
-        self.role_arn.split(':').nth(4).unwrap_or_default()
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

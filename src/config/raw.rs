@@ -145,6 +145,10 @@ pub struct RawAws {
     pub when_all_closed: Option<String>,
     pub console_url: Option<String>,
     pub encryption_cert: Option<String>,
+    /// `[[aws.account]]`: more accounts than aws.role_arn's.
+    #[serde(default)]
+    pub account: Vec<super::accounts::RawAccount>,
+    pub account_template: Option<super::accounts::RawTemplate>,
 }
 
 #[derive(Debug, Deserialize, Default)]

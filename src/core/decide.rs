@@ -150,6 +150,33 @@ pub fn decide(
     instance_tags: Option<&HashMap<String, String>>,
     policy: &Policy,
 ) -> Decision {
+    decide_sets(now, nonce, entitlements, grants, instance_tags, policy, instance_tags.is_none())
+}
+
+/// For the console's role picker: the person chooses the account after sign-in, so
+/// every set is decided (rule 2 does not narrow them to the instance's). Rule 2's
+/// refusal of an instance the inventory does not know still holds
+/// (`inventory.require_known_instance`): `instance_known` says whether it knew it.
+pub fn decide_picker(
+    now: DateTime<Utc>,
+    nonce: &Nonce,
+    entitlements: &[Entitlement],
+    grants: &[Grant],
+    instance_known: bool,
+    policy: &Policy,
+) -> Decision {
+    decide_sets(now, nonce, entitlements, grants, None, policy, !instance_known)
+}
+
+fn decide_sets(
+    now: DateTime<Utc>,
+    nonce: &Nonce,
+    entitlements: &[Entitlement],
+    grants: &[Grant],
+    instance_tags: Option<&HashMap<String, String>>,
+    policy: &Policy,
+    unknown_instance: bool,
+) -> Decision {
     let lifetime = Duration::seconds(i64::from(policy.assertion_lifetime));
     let refuse = |refusal: Refusal, omitted: Vec<GroupName>| Decision {
         at: now,
@@ -181,7 +208,7 @@ pub fn decide(
         return refuse(Refusal::NoEntitlement, Vec::new());
     }
 
-    if policy.require_known_instance && instance_tags.is_none() {
+    if policy.require_known_instance && unknown_instance {
         return refuse(Refusal::UnknownInstance, Vec::new());
     }
     let mut omitted = Vec::new();

@@ -5,6 +5,7 @@
 //! - every value that can reach a session tag has passed [`tags::TagValue`]'s rule;
 //! - a refusal is a [`decision::Decision`] value, not an error.
 
+pub mod accounts;
 pub mod config_query;
 pub mod decide;
 pub mod decision;

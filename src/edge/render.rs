@@ -107,6 +107,8 @@ pub fn minted_json(m: &Minted) -> Value {
         "assertion_id": m.assertion_id(),
         "response_id": m.response_id(),
         "decision": decision_json(m.decision()),
+        "roles": m.roles().iter().map(|r| json!({"account": r.account, "role_arn": r.role_arn,
+                                                 "provider_arn": r.provider_arn})).collect::<Vec<_>>(),
     })
 }
 
@@ -171,7 +173,6 @@ pub fn grant_json(g: &StoredGrant, now: DateTime<Utc>) -> Value {
 pub struct AccessPage<'a> {
     pub user: &'a str,
     pub at: DateTime<Utc>,
-    pub account: &'a str,
     pub console_url: &'a str,
     pub inventory: bool,
     pub entries: &'a [access::Entry],
@@ -189,12 +190,13 @@ pub fn access_json(p: &AccessPage<'_>) -> Value {
                 .instances
                 .iter()
                 .map(|i| {
-                    json!({"account": i.account.as_deref().unwrap_or(p.account), "region": i.region, "instance_id": i.id,
+                    json!({"account": i.account, "region": i.region, "instance_id": i.id,
                            "name": i.tags.get("Name"),
                            "console_url": console_link(p.console_url, &i.id, &i.region)})
                 })
                 .collect();
-            let mut o = json!({"entitlement": e.entitlement, "tags": tags, "instances": instances});
+            let mut o = json!({"entitlement": e.entitlement, "tags": tags, "instances": instances,
+                               "unserved_instances": e.unserved});
             match &e.status {
                 SetStatus::Open { window } => {
                     o["status"] = json!("open");

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::cloudtrail::SignIn;
 use super::minted::{Index, Minted, Released};
+use crate::core::accounts::{is_account_id, Template};
 use crate::core::text::saml_time;
 
 /// What kind of disagreement an alert reports.
@@ -117,6 +118,8 @@ pub struct Counts {
 pub struct Reconciler<'a> {
     minted: &'a Index,
     providers: HashSet<String>,
+    /// `[aws.account_template]`: its provider in any account is reconciled too.
+    template: Option<Template>,
     /// eventIDs of each used assertion's sign-ins (one, unless reused).
     events: HashMap<String, Vec<String>>,
     /// eventIDs of alerts and refusals about no minted assertion, for duplicates.
@@ -152,6 +155,7 @@ impl<'a> Reconciler<'a> {
         Self {
             minted,
             providers: providers.into_iter().collect(),
+            template: None,
             events: HashMap::new(),
             unmatched: HashSet::new(),
             used: HashMap::new(),
@@ -161,9 +165,26 @@ impl<'a> Reconciler<'a> {
         }
     }
 
+    /// Also reconciles the sign-ins through the template's provider in every account.
+    pub fn with_template(mut self, t: Option<Template>) -> Self {
+        self.template = t;
+        self
+    }
+
+    fn reconciled(&self, provider: &str) -> bool {
+        self.providers.contains(provider)
+            || self.template.as_ref().is_some_and(|t| {
+                provider
+                    .split(':')
+                    .nth(4)
+                    .filter(|a| is_account_id(a))
+                    .is_some_and(|a| t.pair(a).provider_arn == provider)
+            })
+    }
+
     pub fn observe(&mut self, s: SignIn) {
         self.counts.sign_ins += 1;
-        if !s.provider.as_ref().is_some_and(|p| self.providers.contains(p)) {
+        if !s.provider.as_deref().is_some_and(|p| self.reconciled(p)) {
             self.counts.other_provider += 1;
             return;
         }

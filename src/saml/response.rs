@@ -25,8 +25,6 @@ pub struct ResponseParams {
     pub acs_url: String,
     pub audience: String,
     pub name_id_format: NameIdFormat,
-    /// `role-arn,provider-arn`
-    pub role_value: String,
     /// Base64 DER of the signing certificate, placed in KeyInfo.
     pub cert_b64: String,
     pub sign_response: bool,
@@ -40,6 +38,8 @@ pub struct ResponseParams {
 pub enum BuildError {
     #[error("refused decisions have no response")]
     Refused,
+    #[error("a response names at least one role")]
+    NoRole,
     #[error("the XML writer failed: {0}")]
     Writer(#[from] CanonError),
 }
@@ -68,15 +68,21 @@ fn attribute(x: &mut Canon, name: &str, value: &str) {
     x.end("saml:Attribute");
 }
 
-/// Serializes the Response without signatures (attributes in canonical order).
+/// Serializes the Response without signatures (attributes in canonical order). `roles`
+/// are the Role attribute's values, `role-arn,provider-arn` each (several: the
+/// console's role picker).
 pub fn build_response(
     p: &ResponseParams,
+    roles: &[String],
     req: &Request,
     d: &Decision,
     nonce: &Nonce,
 ) -> Result<Unsigned, BuildError> {
     if d.refusal.is_some() {
         return Err(BuildError::Refused);
+    }
+    if roles.is_empty() {
+        return Err(BuildError::NoRole);
     }
     let response_id = nonce.response_id();
     let assertion_id = nonce.assertion_id();
@@ -85,7 +91,7 @@ pub fn build_response(
     let user = req.user.as_str();
     let duration = d.session_duration.to_string();
 
-    let mut x = Canon::new(2560 + 320 * d.sets.len());
+    let mut x = Canon::new(2560 + 320 * d.sets.len() + 160 * roles.len());
     x.start(
         "samlp:Response",
         Some(("samlp", ns::PROTOCOL)),
@@ -136,7 +142,11 @@ pub fn build_response(
     x.end("saml:AuthnStatement");
 
     x.start("saml:AttributeStatement", None, &[]);
-    attribute(&mut x, ns::ATTR_ROLE, &p.role_value);
+    x.start("saml:Attribute", None, &[("Name", ns::ATTR_ROLE)]);
+    for r in roles {
+        x.leaf("saml:AttributeValue", &[], r);
+    }
+    x.end("saml:Attribute");
     attribute(&mut x, ns::ATTR_SESSION_NAME, &role_session_name(&req.user, nonce, p.session_naming));
     attribute(&mut x, ns::ATTR_DURATION, &duration);
     attribute(&mut x, ns::ATTR_SOURCE_ID, user);

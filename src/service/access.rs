@@ -8,6 +8,7 @@ use chrono_tz::Tz;
 
 use super::mint::{MintError, Minter};
 use crate::adapters::{Directory, Grants, Inventory, KnownInstance, UserGroups};
+use crate::core::accounts::Accounts;
 use crate::core::decide::status_of;
 use crate::core::mapping::Mapping;
 use crate::core::{Policy, SetStatus, UserName};
@@ -19,6 +20,7 @@ pub struct Sources<'a> {
     pub grants: &'a dyn Grants,
     pub inventory: Option<&'a dyn Inventory>,
     pub policy: &'a Policy,
+    pub accounts: &'a Accounts,
 }
 
 impl<'a> Sources<'a> {
@@ -29,6 +31,7 @@ impl<'a> Sources<'a> {
             grants: m.grants.as_ref(),
             inventory: m.inventory.as_deref(),
             policy: &m.policy,
+            accounts: &m.accounts,
         }
     }
 }
@@ -42,7 +45,11 @@ pub struct Entry {
     pub status: SetStatus,
     /// The zone of the entitlement's schedule (UTC without one).
     pub zone: Tz,
+    /// The covered instances in accounts sesame serves; an instance the inventory
+    /// places in no account is in the home account.
     pub instances: Vec<KnownInstance>,
+    /// Covered instances left out: their accounts are not served, so a mint refuses them.
+    pub unserved: usize,
 }
 
 /// The person's entitlements at `now`, in group order, and whether an inventory is
@@ -66,19 +73,26 @@ pub fn access(m: &Sources<'_>, user: &str, now: DateTime<Utc>) -> Result<(Vec<En
             .zip(&e.values)
             .map(|(c, v)| (c.ec2_key.as_str().to_owned(), v.as_str().to_owned()))
             .collect();
-        let instances = match m.inventory {
+        let mut instances = match m.inventory {
             Some(inv) => {
                 let want: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 inv.covering(&want)?
             }
             None => Vec::new(),
         };
+        let found = instances.len();
+        for i in &mut instances {
+            i.account.get_or_insert_with(|| m.accounts.home.account.clone());
+        }
+        instances.retain(|i| i.account.as_deref().is_some_and(|a| m.accounts.pair(a).is_some()));
+        let unserved = found - instances.len();
         out.push(Entry {
             entitlement: e.group.as_str().to_owned(),
             tags,
             status: status_of(now, e, &grants, m.policy),
             zone: e.access.schedule().map_or(chrono_tz::UTC, |s| s.zone),
             instances,
+            unserved,
         });
     }
     Ok((out, m.inventory.is_some()))

@@ -34,8 +34,11 @@ use crate::adapters::{Directory, GrantStore, Grants, Inventory, LookupError, Use
 use crate::audit::chain::sha256;
 use crate::audit::log::{durable, AuditError, AuditLog, Receipt};
 use crate::audit::record::{outcome, sets, Entry, Kind};
+use crate::core::accounts::{Accounts, RolePair};
+use crate::core::decide::decide_picker;
 use crate::core::mapping::Mapping;
 use crate::core::text::{clip, hex, saml_time};
+use crate::core::Entitlement;
 use crate::core::{decide, role_session_name, Decision, InputError, Nonce, Policy, Request};
 use crate::saml::dsig::DsigKey;
 use crate::saml::error::SignError;
@@ -94,6 +97,12 @@ pub struct MintInput {
     pub caller: Option<String>,
     /// The caller's or the server's request ID, for correlation.
     pub request_id: Option<String>,
+    /// The account the caller believes the instance is in: checked against the
+    /// inventory's, used only where the inventory does not say.
+    pub account_id: Option<String>,
+    /// Ask for the console's role picker: one Role value per account where an open
+    /// set reaches an instance (needs an inventory).
+    pub role_picker: bool,
 }
 
 /// Signed bytes that have not been recorded yet: never visible outside this module.
@@ -105,6 +114,7 @@ struct Signed {
     acs_url: String,
     request: Request,
     decision: Decision,
+    roles: Vec<RolePair>,
 }
 
 /// Steps 2-7 done: the signed response (or why there is none) and the audit record
@@ -177,6 +187,11 @@ impl Minted {
     pub fn decision(&self) -> &Decision {
         &self.s.decision
     }
+    /// The accounts' pairs the Role attribute names (the first is the instance's
+    /// account, unless the role picker left it out).
+    pub fn roles(&self) -> &[RolePair] {
+        &self.s.roles
+    }
     /// The durable audit record of this response.
     pub fn receipt(&self) -> &Receipt {
         &self.receipt
@@ -207,8 +222,8 @@ pub struct Minter {
     pub policy: Policy,
     pub mapping: Mapping,
     pub console_url: String,
-    /// The account of the role the Role attribute names (from `aws.role_arn`).
-    pub account: String,
+    /// Every account's role/provider pair (`aws.role_arn`, `[[aws.account]]`, the template).
+    pub accounts: Accounts,
     pub directory: Box<dyn Directory>,
     pub grants: Arc<dyn Grants>,
     /// The same grants source when it can record grants (the embedded SQLite store).
@@ -251,8 +266,7 @@ impl Minter {
             user: user.into(),
             instance_id: instance_id.into(),
             region: region.into(),
-            caller: None,
-            request_id: None,
+            ..MintInput::default()
         };
         self.mint_input(&input, now, nonce)
     }
@@ -326,26 +340,33 @@ impl Minter {
             Some(inv) => inv.instance(&req.instance, &req.region)?,
             None => None,
         };
-        // The response's Role names one account's role: an instance the inventory places
-        // in another account could not be reached with it, so it is refused.
-        if let Some(other) = known.as_ref().and_then(|k| k.account.as_deref()).filter(|a| *a != self.account)
-        {
+        // The Role names the account the inventory places the instance in (an
+        // account_id that differs is refused); else the caller's, else the home account.
+        let located = known.as_ref().and_then(|k| k.account.as_deref());
+        let pair = self.accounts.choose(req.instance.as_str(), located, input.account_id.as_deref())?;
+        if input.role_picker && self.inventory.is_none() {
             return Err(MintError::Input(InputError::new(
-                "instance_id",
-                &format!("{} in account {other}", req.instance),
-                "must be in the account of aws.role_arn: sesame mints for one account",
+                "role_picker",
+                "true",
+                "needs an [inventory]: it tells in which accounts the open sets reach instances",
             )));
         }
         let tags: Option<HashMap<String, String>> = known.map(|k| k.tags);
         // 6. decide
-        let decision = decide(now, nonce, &entitlements, &grants, tags.as_ref(), &self.policy);
+        let decision = if input.role_picker {
+            decide_picker(now, nonce, &entitlements, &grants, tags.is_some(), &self.policy)
+        } else {
+            decide(now, nonce, &entitlements, &grants, tags.as_ref(), &self.policy)
+        };
         if decision.refusal.is_some() {
             return Err(MintError::Refused(Box::new(decision)));
         }
+        let roles = if input.role_picker { self.picker(pair, &entitlements, &decision)? } else { vec![pair] };
+        let values: Vec<String> = roles.iter().map(RolePair::value).collect();
         // 7. mint: build, then sign
         let signing = self.signing()?;
         let p = &signing.params;
-        let unsigned = build_response(p, &req, &decision, nonce)?;
+        let unsigned = build_response(p, &values, &req, &decision, nonce)?;
         let xml = match p.encrypt_to.as_deref() {
             None => signing.key.sign(&unsigned, &p.cert_b64, p.sign_response)?,
             Some(to) => {
@@ -365,6 +386,7 @@ impl Minter {
         entry.not_on_or_after = Some(saml_time(decision.not_on_or_after));
         entry.sets = sets(&decision);
         entry.omitted = decision.omitted.iter().map(|g| g.as_str().to_owned()).collect();
+        entry.roles = roles.iter().map(|r| r.role_arn.clone()).collect();
         Ok(Signed {
             xml,
             response_id: nonce.response_id(),
@@ -373,6 +395,39 @@ impl Minter {
             acs_url: signing.params.acs_url.clone(),
             request: req,
             decision,
+            roles,
         })
+    }
+
+    /// The role picker's pairs: every served account where an open set of `decision`
+    /// covers an instance the inventory knows (an instance without an account is in the
+    /// home account), the instance's account (`pair`) first. With no open set — every
+    /// tag unmatchable — the instance's account alone.
+    fn picker(
+        &self,
+        pair: RolePair,
+        entitlements: &[Entitlement],
+        decision: &Decision,
+    ) -> Result<Vec<RolePair>, MintError> {
+        let Some(inv) = &self.inventory else { return Ok(vec![pair]) };
+        let columns = self.policy.spec.columns();
+        let mut accounts = std::collections::BTreeSet::new();
+        for set in decision.sets.iter().filter(|s| s.is_open()) {
+            let Some(e) = entitlements.iter().find(|e| e.group == set.group) else { continue };
+            let want: Vec<(&str, &str)> =
+                columns.iter().zip(&e.values).map(|(c, v)| (c.ec2_key.as_str(), v.as_str())).collect();
+            for i in inv.covering(&want)? {
+                accounts.insert(i.account.unwrap_or_else(|| self.accounts.home.account.clone()));
+            }
+        }
+        if accounts.is_empty() {
+            return Ok(vec![pair]);
+        }
+        let mut out = Vec::with_capacity(accounts.len());
+        if accounts.remove(&pair.account) {
+            out.push(pair);
+        }
+        out.extend(accounts.iter().filter_map(|a| self.accounts.pair(a)));
+        Ok(out)
     }
 }

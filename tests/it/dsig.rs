@@ -39,6 +39,11 @@ fn fixture() -> Fixture {
     }
 }
 
+/// The demo's Role value (its home account).
+fn demo_role() -> Vec<String> {
+    vec![demo_config().aws.accounts.home.value()]
+}
+
 /// The demo decision for `user` at `when`.
 fn decision(user: &str, when: &str, seed: u8) -> (Request, Decision) {
     let cfg = demo_config();
@@ -77,9 +82,9 @@ fn xmlsec1_signs_response(xml: &[u8]) -> Vec<u8> {
 /// Signs one document both ways; returns the `dsig` output after the checks: the
 /// Assertion's values equal libxmlsec1's for the template, the Response's (if any)
 /// equal xmlsec1's for the same signed Assertion.
-fn both_ways(f: &Fixture, p: &ResponseParams, user: &str, when: &str, seed: u8) -> Vec<u8> {
+fn both_ways(f: &Fixture, p: &ResponseParams, roles: &[String], user: &str, when: &str, seed: u8) -> Vec<u8> {
     let (req, d) = decision(user, when, seed);
-    let u = build_response(p, &req, &d, &nonce(seed)).unwrap();
+    let u = build_response(p, roles, &req, &d, &nonce(seed)).unwrap();
     let fast = f.key.sign(&u, &p.cert_b64, p.sign_response).unwrap();
     let targets = if p.sign_response { Targets::AssertionThenResponse } else { Targets::Assertion };
     let slow = f
@@ -106,7 +111,7 @@ fn dsig_matches_libxmlsec1_on_demo_responses() {
         let p = ResponseParams { sign_response, ..f.params.clone() };
         for when in ["2026-12-01T15:00:00Z", "2026-12-01T12:00:00Z"] {
             for user in ["alice", "bob", "carol"] {
-                both_ways(&f, &p, user, when, 3);
+                both_ways(&f, &p, &demo_role(), user, when, 3);
             }
         }
     }
@@ -116,7 +121,7 @@ fn dsig_matches_libxmlsec1_on_demo_responses() {
 fn a_response_signature_covers_the_signed_assertion() {
     let f = fixture();
     let p = ResponseParams { sign_response: true, ..f.params.clone() };
-    let xml = both_ways(&f, &p, "alice", "2026-12-01T15:00:00Z", 4);
+    let xml = both_ways(&f, &p, &demo_role(), "alice", "2026-12-01T15:00:00Z", 4);
     let cert = crate::common::data("test-signing.crt");
     assert!(crate::common::xmlsec1_verifies(&xml, &cert, crate::common::Sig::Response));
     assert!(crate::common::xmlsec1_verifies(&xml, &cert, crate::common::Sig::Assertion));
@@ -128,7 +133,7 @@ fn characters_xml_forbids_are_refused_not_signed() {
     let (req, d) = decision("alice", "2026-12-01T15:00:00Z", 1);
     for bad in ["a\u{0}b", "a\u{1b}b", "\u{fffe}"] {
         let p = ResponseParams { issuer: bad.into(), ..f.params.clone() };
-        let e = build_response(&p, &req, &d, &nonce(1)).unwrap_err();
+        let e = build_response(&p, &demo_role(), &req, &d, &nonce(1)).unwrap_err();
         assert!(e.to_string().contains("character XML does not allow"), "{e}");
     }
 }
@@ -162,13 +167,14 @@ proptest! {
 
     #[test]
     fn dsig_matches_libxmlsec1_for_any_text(
-        issuer in xml_text(), audience in xml_text(), acs in xml_text(), role in xml_text(),
+        issuer in xml_text(), audience in xml_text(), acs in xml_text(),
+        roles in proptest::collection::vec(xml_text(), 1..4),
         sign_response in any::<bool>(), seed in any::<u8>(),
     ) {
         let f = fixture();
         let p = ResponseParams {
-            issuer, audience, acs_url: acs, role_value: role, sign_response, ..f.params.clone()
+            issuer, audience, acs_url: acs, sign_response, ..f.params.clone()
         };
-        both_ways(&f, &p, "alice", "2026-12-01T15:00:00Z", seed);
+        both_ways(&f, &p, &roles, "alice", "2026-12-01T15:00:00Z", seed);
     }
 }

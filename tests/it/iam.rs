@@ -135,7 +135,13 @@ fn generated_files_in_the_repository_are_current() {
     let dir = tempfile::tempdir().unwrap();
     let out = sesame().args(["policy", "--out-dir"]).arg(dir.path()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["trust-policy.json", "permission-policy-1.json", "reaper-policy.json"] {
+    let mut files: Vec<String> =
+        ["trust-policy.json", "permission-policy-1.json", "reaper-policy.json"].map(String::from).to_vec();
+    for a in ["111122223333", "444455556666"] {
+        files.push(format!("accounts/{a}/trust-policy.json"));
+        files.push(format!("accounts/{a}/permission-policy-1.json"));
+    }
+    for f in &files {
         let want = std::fs::read_to_string(root().join("policies/generated").join(f)).unwrap();
         let got = std::fs::read_to_string(dir.path().join(f)).unwrap();
         assert!(want == got, "policies/generated/{f} is stale: run `sesame policy`");

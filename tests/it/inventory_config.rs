@@ -112,21 +112,38 @@ fn run(env: &TempConfig, args: &[&str]) -> std::process::Output {
 }
 
 fn mint(env: &TempConfig, instance: &str) -> (Option<i32>, Value, String) {
+    mint_with(env, instance, &[])
+}
+
+/// The second account of the stand-in's fleet, served with its own role and provider.
+pub const SECOND_ACCOUNT: &str = "\n[[aws.account]]\nid = \"444455556666\"\nrole_arn = \"arn:aws:iam::444455556666:role/sesame-b\"\nprovider_arn = \"arn:aws:iam::444455556666:saml-provider/sesame-b\"\n";
+
+/// The configuration with [`SECOND_ACCOUNT`] at the end of `[aws]`.
+fn serve_second_account(env: &TempConfig) {
+    let text = std::fs::read_to_string(&env.path).unwrap();
+    std::fs::write(&env.path, text.replacen("\n[keys]", &format!("{SECOND_ACCOUNT}\n[keys]"), 1)).unwrap();
+}
+
+fn mint_with(env: &TempConfig, instance: &str, extra: &[&str]) -> (Option<i32>, Value, String) {
     let out = run(
         env,
         &[
-            "mint",
-            "--user",
-            "alice",
-            "--instance",
-            instance,
-            "--region",
-            "us-east-1",
-            "--at",
-            "2026-12-01T15:00:00Z",
-            "--format",
-            "json",
-        ],
+            &[
+                "mint",
+                "--user",
+                "alice",
+                "--instance",
+                instance,
+                "--region",
+                "us-east-1",
+                "--at",
+                "2026-12-01T15:00:00Z",
+                "--format",
+                "json",
+            ][..],
+            extra,
+        ]
+        .concat(),
     );
     let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     (out.status.code(), v, String::from_utf8_lossy(&out.stderr).into_owned())
@@ -175,15 +192,16 @@ fn the_inventory_comes_from_aws_config() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let web =
         v["entitlements"].as_array().unwrap().iter().find(|e| e["entitlement"] == "pam-webserver").unwrap();
+    // Only aws.role_arn's account is served: the other account's 150 are counted, not listed.
     let instances = web["instances"].as_array().unwrap();
-    assert_eq!(instances.len(), 151);
-    assert_eq!(instances.iter().filter(|i| i["account"] == "444455556666").count(), 150);
+    assert_eq!(instances.len(), 1, "{web}");
     assert_eq!(instances[0]["account"], "111122223333");
+    assert_eq!(web["unserved_instances"], 150);
     let pay =
         v["entitlements"].as_array().unwrap().iter().find(|e| e["entitlement"] == "pam-payments").unwrap();
     assert_eq!(pay["instances"].as_array().unwrap().len(), 1, "{pay}");
-    // The Role attribute names one account's role: an instance Config places in another
-    // account is refused, naming the field and the account, and nothing is minted.
+    // No Role could reach an instance Config places in an account that is not served: it
+    // is refused, naming the field and the account, and nothing is minted.
     let (code, v, err) = mint(&env2, "i-00000000000000000");
     assert_eq!(code, Some(2), "{err}");
     assert!(v.is_null(), "{v}");
@@ -191,6 +209,52 @@ fn the_inventory_comes_from_aws_config() {
     // An instance in the role's account mints as before.
     let (code, _, err) = mint(&env2, "i-0123456789abcdef0");
     assert_eq!(code, Some(0), "{err}");
+
+    // With the second account served, the launcher lists all 151 and a mint for an
+    // instance there names that account's role and provider.
+    serve_second_account(&env2);
+    let out = run(&env2, &["access", "--user", "alice", "--at", "2026-12-01T15:00:00Z", "--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let web =
+        &v["entitlements"].as_array().unwrap().iter().find(|e| e["entitlement"] == "pam-webserver").unwrap();
+    let instances = web["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 151);
+    assert_eq!(instances.iter().filter(|i| i["account"] == "444455556666").count(), 150);
+    assert_eq!(web["unserved_instances"], 0);
+    let (code, v, err) = mint(&env2, "i-00000000000000000");
+    assert_eq!(code, Some(0), "{err}");
+    let role = "arn:aws:iam::444455556666:role/sesame-b,arn:aws:iam::444455556666:saml-provider/sesame-b";
+    assert_eq!(role_values(&v), vec![role.to_owned()]);
+    assert_eq!(v["roles"][0]["account"], "444455556666");
+    // The caller's account_id must be the one Config reports.
+    let (code, v, err) = mint_with(&env2, "i-00000000000000000", &["--account-id", "111122223333"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(v.is_null(), "{v}");
+    assert!(
+        err.contains("account_id") && err.contains("places i-00000000000000000 in 444455556666"),
+        "{err}"
+    );
+    let (code, _, err) = mint_with(&env2, "i-00000000000000000", &["--account-id", "444455556666"]);
+    assert_eq!(code, Some(0), "{err}");
+    // The role picker: alice's open set (webserver) reaches instances in both accounts.
+    let (code, v, err) = mint_with(&env2, "i-0123456789abcdef0", &["--role-picker"]);
+    assert_eq!(code, Some(0), "{err}");
+    let values = role_values(&v);
+    assert_eq!(values.len(), 2, "{values:?}");
+    assert!(values[0].starts_with("arn:aws:iam::111122223333:role/"), "{values:?}");
+    assert_eq!(values[1], role);
+}
+
+/// The Role attribute's values of a minted JSON answer, in document order.
+pub fn role_values(minted: &Value) -> Vec<String> {
+    use base64::Engine as _;
+    let xml =
+        base64::engine::general_purpose::STANDARD.decode(minted["saml_response"].as_str().unwrap()).unwrap();
+    let xml = String::from_utf8(xml).unwrap();
+    let at = xml.find("Name=\"https://aws.amazon.com/SAML/Attributes/Role\"").unwrap();
+    let attr = &xml[at..at + xml[at..].find("</saml:Attribute>").unwrap()];
+    attr.split("<saml:AttributeValue>").skip(1).map(|v| v[..v.find('<').unwrap()].to_owned()).collect()
 }
 
 #[test]
@@ -243,12 +307,13 @@ fn the_server_mints_and_lists_from_aws_config() {
     let (env, tls) = crate::server::config_with("", |t| {
         let a = t.find("[inventory]").unwrap();
         let b = a + t[a..].find("\n[").unwrap();
-        format!(
+        let t = format!(
             "{}[inventory]\nkind = \"aws-config\"\nregion = \"us-east-1\"\naggregator = \"org\"\nendpoint_url = \"{}\"\n{}",
             &t[..a],
             c.url,
             &t[b..]
-        )
+        );
+        t.replacen("\n[keys]", &format!("{SECOND_ACCOUNT}\n[keys]"), 1)
     });
     let vars = [
         ("AWS_ACCESS_KEY_ID", AKID.to_owned()),
@@ -271,6 +336,28 @@ fn the_server_mints_and_lists_from_aws_config() {
     assert_eq!(r.status().as_u16(), 200);
     let v: Value = r.json().unwrap();
     assert_eq!(v["entitlements"][0]["instances"].as_array().unwrap().len(), 151);
+    // The role picker over HTTP: both accounts' pairs; a wrong account_id is a 400.
+    let mut body = crate::server::mint_body("alice", "i-0123456789abcdef0");
+    body["role_picker"] = json!(true);
+    let spec = crate::openapi::spec();
+    let post = || http.post(format!("{}/v1/assertions", s.url)).json(&body);
+    crate::openapi::check(&spec, "/v1/assertions", "post", post().send().unwrap());
+    let r = post().send().unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(role_values(&v).len(), 2, "{v}");
+    let accounts: Vec<&str> =
+        v["roles"].as_array().unwrap().iter().map(|r| r["account"].as_str().unwrap()).collect();
+    assert_eq!(accounts, ["111122223333", "444455556666"]);
+    let mut body = crate::server::mint_body("alice", "i-00000000000000000");
+    body["account_id"] = json!("111122223333");
+    let post = || http.post(format!("{}/v1/assertions", s.url)).json(&body);
+    crate::openapi::check(&spec, "/v1/assertions", "post", post().send().unwrap());
+    let r = post().send().unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["error"]["code"], "bad_input");
+    assert!(v["error"]["message"].as_str().unwrap().contains("account_id"), "{v}");
     let r = http
         .post(format!("{}/v1/assertions", s.url))
         .json(&crate::server::mint_body("alice", "i-0aaaaaaaaaaaaaaaa"))

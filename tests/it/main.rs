@@ -5,6 +5,7 @@
 mod common;
 
 mod access; // the launcher's view: as decide decides, instances and links, pages, errors, OpenAPI
+mod accounts; // many accounts: the rules, the role per instance, the role picker, every account's policies and the StackSet
 mod ad; // Active Directory behaviour against a real Samba AD DC
 mod audit; // one record per decision, group commit, rotation, recovery
 mod audit_cli; // search, show, kill -9 and disk-full runs of the real binary

@@ -440,3 +440,39 @@ fn reconcile_reads_an_assertion_log_kept_in_postgresql() {
     );
     assert_eq!(s["by_kind"]["not_minted"], 1);
 }
+
+#[test]
+fn sign_ins_through_every_served_accounts_provider_are_reconciled() {
+    // A second account by entry and any other by the template: a forged sign-in through
+    // either provider is an alert, not "another provider's".
+    let env = temp_config("", &[]);
+    let text = std::fs::read_to_string(&env.path).unwrap();
+    let extra = "\n[[aws.account]]\nid = \"444455556666\"\nrole_arn = \"arn:aws:iam::444455556666:role/r\"\nprovider_arn = \"arn:aws:iam::444455556666:saml-provider/b\"\n[aws.account_template]\nrole_arn = \"arn:aws:iam::{account}:role/t\"\nprovider_arn = \"arn:aws:iam::{account}:saml-provider/t\"\n";
+    std::fs::write(&env.path, text.replacen("\n[keys]", &format!("{extra}\n[keys]"), 1)).unwrap();
+    let m = mint(&env, "alice", "i-0fedcba9876543210", "2026-12-01T15:00:00Z");
+    let through = |n: u32, provider: &str| {
+        let mut f = sign_in(&m, n, "2026-12-01T15:02:00Z");
+        f["requestParameters"]["sAMLAssertionID"] = json!(format!("_Aforged{n}"));
+        f["requestParameters"]["principalArn"] = json!(provider);
+        f
+    };
+    let trail = env.dir.path().join("trail");
+    deliver(
+        &trail,
+        "20261201",
+        1,
+        &[
+            sign_in(&m, 1, "2026-12-01T15:01:00Z"),
+            through(2, "arn:aws:iam::444455556666:saml-provider/b"),
+            through(3, "arn:aws:iam::777788889999:saml-provider/t"),
+            through(4, "arn:aws:iam::777788889999:saml-provider/someone-else"),
+        ],
+    );
+    let out = run(&env, &["audit", "reconcile", "--cloudtrail", trail.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines = json_lines(&out);
+    let s = summary(&lines);
+    assert_eq!(s["by_kind"]["not_minted"], 2, "{s}");
+    assert_eq!(s["counts"]["other_provider"], 1, "{s}");
+    assert_eq!(s["used"], 1, "{s}");
+}

@@ -87,3 +87,40 @@ fn closed_golden_carries_only_sentinels() {
     assert_eq!(xml.matches(&format!(">{}<", nonce(7).sentinel())).count(), 3);
     assert!(xml.contains("SessionDuration\"><saml:AttributeValue>900<"));
 }
+
+/// The role picker's shape: one Role attribute, one value per account, the instance's
+/// account first; accepted by xmlsec1 like every golden.
+#[test]
+fn the_role_picker_golden_is_byte_stable_and_verifies() {
+    let input = sesame::service::mint::MintInput {
+        user: "alice".into(),
+        instance_id: "i-0123456789abcdef0".into(),
+        region: "us-east-1".into(),
+        role_picker: true,
+        ..Default::default()
+    };
+    let xml = minter(&demo_config())
+        .mint_input(&input, at("2026-12-01T15:00:00Z"), &nonce(7))
+        .unwrap()
+        .xml()
+        .to_vec();
+    let path = golden_path("alice-role-picker.xml");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &xml).unwrap();
+    }
+    let want = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 creates it)", path.display()));
+    assert!(
+        xml == want,
+        "alice-role-picker.xml differs from the golden; if intended, regenerate with UPDATE_GOLDEN=1"
+    );
+    let text = String::from_utf8(xml).unwrap();
+    assert!(text.contains(concat!(
+        r#"<saml:Attribute Name="https://aws.amazon.com/SAML/Attributes/Role">"#,
+        "<saml:AttributeValue>arn:aws:iam::111122223333:role/sesame-session-manager,arn:aws:iam::111122223333:saml-provider/sesame</saml:AttributeValue>",
+        "<saml:AttributeValue>arn:aws:iam::444455556666:role/sesame-session-manager,arn:aws:iam::444455556666:saml-provider/sesame</saml:AttributeValue>",
+        "</saml:Attribute>"
+    )));
+    let cert = crate::common::data("test-signing.crt");
+    assert!(crate::common::xmlsec1_verifies(text.as_bytes(), &cert, crate::common::Sig::Assertion));
+}

@@ -1,5 +1,6 @@
-//! Instance tags from a TOML file (`[[instance]] id, region, tags`), read and
+//! Instance tags from a TOML file (`[[instance]] id, region, account?, tags`), read and
 //! validated when opened; a malformed file is an error that names the file and the entry.
+//! An instance without `account` is in the home account (aws.role_arn's).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -7,6 +8,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use crate::adapters::{read_toml, Inventory, KnownInstance, LookupError};
+use crate::core::accounts::{is_account_id, ACCOUNT_ID_RULE};
 use crate::core::{InstanceId, Region};
 
 #[derive(Deserialize)]
@@ -21,13 +23,20 @@ struct RawInventory {
 struct RawInstance {
     id: String,
     region: String,
+    account: Option<String>,
+    tags: HashMap<String, String>,
+}
+
+#[derive(Debug)]
+struct Known {
+    account: Option<String>,
     tags: HashMap<String, String>,
 }
 
 /// Instance tags from a TOML file (`[[instance]] id, region, tags`).
 #[derive(Debug)]
 pub struct FileInventory {
-    tags: HashMap<(String, String), HashMap<String, String>>,
+    tags: HashMap<(String, String), Known>,
 }
 
 impl FileInventory {
@@ -38,7 +47,13 @@ impl FileInventory {
             let bad = |m: String| LookupError::Inventory(format!("{}: instance[{i}]: {m}", path.display()));
             let id = InstanceId::parse("id", &r.id).map_err(|e| bad(e.to_string()))?;
             let region = Region::parse("region", &r.region).map_err(|e| bad(e.to_string()))?;
-            tags.insert((id.as_str().to_owned(), region.as_str().to_owned()), r.tags);
+            if let Some(a) = r.account.as_deref().filter(|a| !is_account_id(a)) {
+                return Err(bad(format!("account: {ACCOUNT_ID_RULE} (got {a:?})")));
+            }
+            tags.insert(
+                (id.as_str().to_owned(), region.as_str().to_owned()),
+                Known { account: r.account, tags: r.tags },
+            );
         }
         Ok(Self { tags })
     }
@@ -54,19 +69,29 @@ impl Inventory for FileInventory {
         instance: &InstanceId,
         region: &Region,
     ) -> Result<Option<HashMap<String, String>>, LookupError> {
-        Ok(self.tags.get(&(instance.as_str().to_owned(), region.as_str().to_owned())).cloned())
+        Ok(self.instance(instance, region)?.map(|k| k.tags))
+    }
+
+    fn instance(&self, instance: &InstanceId, region: &Region) -> Result<Option<KnownInstance>, LookupError> {
+        let key = (instance.as_str().to_owned(), region.as_str().to_owned());
+        Ok(self.tags.get(&key).map(|k| KnownInstance {
+            id: key.0.clone(),
+            region: key.1.clone(),
+            account: k.account.clone(),
+            tags: k.tags.clone(),
+        }))
     }
 
     fn covering(&self, want: &[(&str, &str)]) -> Result<Vec<KnownInstance>, LookupError> {
         let mut v: Vec<KnownInstance> = self
             .tags
             .iter()
-            .filter(|(_, tags)| want.iter().all(|(k, val)| tags.get(*k).is_some_and(|t| t == val)))
-            .map(|((id, region), tags)| KnownInstance {
+            .filter(|(_, k)| want.iter().all(|(key, val)| k.tags.get(*key).is_some_and(|t| t == val)))
+            .map(|((id, region), k)| KnownInstance {
                 id: id.clone(),
                 region: region.clone(),
-                account: None,
-                tags: tags.clone(),
+                account: k.account.clone(),
+                tags: k.tags.clone(),
             })
             .collect();
         v.sort_by(|a, b| (&a.region, &a.id).cmp(&(&b.region, &b.id)));

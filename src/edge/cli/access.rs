@@ -38,6 +38,7 @@ pub fn run(config: Option<&Path>, a: AccessArgs) -> Result<(), Failure> {
         grants: grants.as_ref(),
         inventory: inventory.as_deref(),
         policy: &cfg.policy,
+        accounts: &cfg.aws.accounts,
     };
     let (entries, with_inventory) = access(&sources, &a.user, now).map_err(|e| {
         let code = if e.outcome() == "refused" { 1 } else { 3 };
@@ -46,13 +47,11 @@ pub fn run(config: Option<&Path>, a: AccessArgs) -> Result<(), Failure> {
             e.to_string(),
         )
     })?;
-    let account = cfg.aws.account();
     let out = match a.format {
         Output::Json => {
             let page = AccessPage {
                 user: &a.user,
                 at: now,
-                account,
                 console_url: &cfg.aws.console_url,
                 inventory: with_inventory,
                 entries: &entries,
@@ -86,7 +85,7 @@ pub fn run(config: Option<&Path>, a: AccessArgs) -> Result<(), Failure> {
                     let name = i.tags.get("Name").map_or("-", String::as_str);
                     t.push_str(&format!(
                         "  {} {} {} {name} {}\n",
-                        i.account.as_deref().unwrap_or(account),
+                        i.account.as_deref().unwrap_or("-"),
                         i.region,
                         i.id,
                         crate::core::text::console_link(&cfg.aws.console_url, &i.id, &i.region)

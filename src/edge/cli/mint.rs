@@ -33,6 +33,14 @@ pub struct MintArgs {
     /// AWS region of the instance, e.g. us-east-1.
     #[arg(long)]
     pub region: String,
+    /// The account you expect the instance in: must be the one the inventory places it
+    /// in; picks among the configured accounts only where the inventory does not say.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account_id: Option<String>,
+    /// Name one role per account where an open set reaches an instance, so the console
+    /// shows its role picker (needs an [inventory]; every open set is emitted).
+    #[arg(long)]
+    pub role_picker: bool,
     /// Pin "now" (RFC 3339, e.g. 2026-12-01T15:00:00Z) instead of reading the clock.
     /// The audit record still carries the real time and notes the pinned one.
     #[arg(long, value_name = "RFC3339")]
@@ -84,6 +92,8 @@ pub fn run(config: Option<&Path>, a: MintArgs) -> Result<(), Failure> {
         region: a.region,
         caller: Some(format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))),
         request_id: None,
+        account_id: a.account_id,
+        role_picker: a.role_picker,
     };
     let mut out = std::io::stdout().lock();
     for _ in 0..a.count {

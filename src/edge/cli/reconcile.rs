@@ -22,7 +22,8 @@ pub struct ReconcileArgs {
     /// counted, not read), or the JSON of `aws cloudtrail lookup-events`. Repeatable.
     #[arg(long = "cloudtrail", value_name = "PATH", num_args = 1.., required = true)]
     pub cloudtrail: Vec<PathBuf>,
-    /// A SAML provider ARN whose sign-ins to reconcile; repeatable. Default: aws.provider_arn.
+    /// A SAML provider ARN whose sign-ins to reconcile; repeatable. Default: every served
+    /// account's (aws.provider_arn, [[aws.account]], and the template's in any account).
     #[arg(long, value_name = "ARN")]
     pub provider: Vec<String>,
     /// Assertion log files of one chain. Default: the configured log — this replica's
@@ -57,8 +58,13 @@ pub fn run(cfg: &Config, a: ReconcileArgs) -> Result<(), Failure> {
         .map(|s| crate::core::text::instant("--until", s))
         .transpose()
         .map_err(|e| Failure::new(2, e))?;
-    let providers =
-        if a.provider.is_empty() { vec![cfg.aws.provider_arn.clone()] } else { a.provider.clone() };
+    // By default every served account's provider (and the template's, in any account).
+    let accounts = &cfg.aws.accounts;
+    let (providers, template) = if a.provider.is_empty() {
+        (accounts.listed.values().map(|p| p.provider_arn.clone()).collect(), accounts.template.clone())
+    } else {
+        (a.provider.clone(), None)
+    };
     for p in &providers {
         if !p.starts_with("arn:aws") || !p.contains(":saml-provider/") {
             return Err(Failure::new(2, format!("--provider: {p:?} is not a SAML provider ARN (arn:aws:iam::<account>:saml-provider/<name>)")));
@@ -80,7 +86,7 @@ pub fn run(cfg: &Config, a: ReconcileArgs) -> Result<(), Failure> {
     if files.is_empty() {
         return Err(Failure::new(2, "--cloudtrail: no .json or .json.gz files found"));
     }
-    let mut rec = Reconciler::new(&index, providers);
+    let mut rec = Reconciler::new(&index, providers).with_template(template);
     for f in &files {
         let events = cloudtrail::read_file(f, &mut |s| rec.observe(s)).map_err(|e| Failure::new(2, e))?;
         stats.files += 1;

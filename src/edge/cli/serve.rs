@@ -108,7 +108,6 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
     } else {
         None
     };
-    let role_account = cfg.aws.account().to_owned();
     let server_cfg = cfg.server.clone();
     let state = State {
         minter,
@@ -117,7 +116,6 @@ pub fn run(config: Option<&Path>, a: ServeArgs) -> Result<(), Failure> {
         metrics: Metrics::default(),
         metadata: std::sync::RwLock::new(metadata),
         config: cfg,
-        role_account,
         insecure_dev: a.insecure_dev_http,
         denials: denials.clone(),
     };

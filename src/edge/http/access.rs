@@ -61,7 +61,6 @@ pub async fn access(
     let page = AccessPage {
         user: &user,
         at: now,
-        account: &state.role_account,
         console_url: &state.minter.console_url,
         inventory,
         entries: entries.get(offset..end).unwrap_or_default(),

@@ -28,8 +28,13 @@ pub struct MintBody {
     pub user: String,
     pub instance_id: String,
     pub region: String,
-    /// Optional: must be the account of the configured role.
+    /// Optional: the account the caller believes the instance is in; it must be the
+    /// inventory's, and picks among the configured accounts only where it is silent.
     pub account_id: Option<String>,
+    /// Optional: one Role value per account where an open set reaches an instance
+    /// (the console's role picker).
+    #[serde(default)]
+    pub role_picker: bool,
     /// Optional caller correlation ID, kept in the audit record.
     pub correlation_id: Option<String>,
 }
@@ -60,18 +65,6 @@ pub async fn mint(
 ) -> Result<HttpResponse, ApiError> {
     let caller = require(&state, &req, &[Role::Minter])?;
     let body: MintBody = body::json(&req, payload, limits(&state)).await?;
-    if let Some(acct) = &body.account_id {
-        let ok = acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit());
-        if !ok {
-            return Err(ApiError::BadInput("account_id: must be 12 digits".into()));
-        }
-        if state.role_account != *acct {
-            return Err(ApiError::BadInput(format!(
-                "account_id: sesame mints for account {} only",
-                state.role_account
-            )));
-        }
-    }
     let correlation = body.correlation_id.filter(|c| !c.is_empty()).map(|c| clip(&c, 128));
     let rid = request_id(&req).unwrap_or_default();
     let input = MintInput {
@@ -83,6 +76,8 @@ pub async fn mint(
             Some(c) => format!("{rid} correlation={c}"),
             None => rid,
         }),
+        account_id: body.account_id,
+        role_picker: body.role_picker,
     };
     let html = wants_html(&req);
     let (now, nonce) = (clock::now(), clock::nonce());

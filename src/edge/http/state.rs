@@ -19,8 +19,6 @@ pub struct State {
     pub metrics: Metrics,
     pub metadata: std::sync::RwLock<Vec<u8>>,
     pub config: Config,
-    /// The 12-digit account of `aws.role_arn`.
-    pub role_account: String,
     /// Plain HTTP on loopback for development: every caller has every role.
     pub insecure_dev: bool,
     /// Turned-away callers, counted and audited per source and interval.
