@@ -242,9 +242,19 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        // Safe on any thread, async ones included (a plain drop would panic there).
+        // The pool's connections close first, so their driver tasks can end.
+        self.pool.close();
         if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // On an async thread a blocking shutdown (or a plain drop) would panic.
+                rt.shutdown_background();
+            } else {
+                // Elsewhere wait, bounded, for the runtime's threads: none is then still
+                // freeing a connection while the process exits and the C libraries'
+                // exit handlers run (a suspected cause of one crash at the exit of
+                // `sesame db migrate`, not reproduced).
+                rt.shutdown_timeout(Duration::from_secs(2));
+            }
         }
     }
 }
