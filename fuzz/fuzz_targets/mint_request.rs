@@ -59,6 +59,8 @@ fuzz_target!(|data: &[u8]| {
         region: body.region,
         caller: None,
         request_id: None,
+        account_id: body.account_id,
+        role_picker: body.role_picker,
     };
     let now = chrono::DateTime::from_timestamp(1_764_601_200, 0).unwrap_or_default();
     let mut nonce = [7u8; 48];
