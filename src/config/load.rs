@@ -6,13 +6,14 @@
 //! Relative paths are resolved against the configuration file's directory; for the
 //! embedded default, against the current directory.
 
+use std::path::Path;
+
 use super::model::{Audit, AuditSink, Aws, Config, Idp, Keys, Source};
 use super::problems::{ConfigError, Problems};
 use super::raw::{Raw, RawEntitlements, RawSchedules, RawSource};
 use super::{database, directory, inventory, policy, server};
 use crate::core::decide::{BelowFloor, Policy, WhenAllClosed, AWS_MAX_SESSION, AWS_MIN_SESSION};
 use crate::core::{NameIdFormat, SessionNaming};
-use std::path::Path;
 
 /// The embedded default configuration (the demo).
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../policies/sesame.toml");

@@ -265,9 +265,7 @@ fn the_picker_needs_an_inventory_and_the_record_names_every_role() {
 #[test]
 fn the_launcher_lists_the_demo_instances_of_both_accounts() {
     let env = crate::common::temp_config("", &[]);
-    let text = std::fs::read_to_string(&env.path).unwrap();
-    let second = crate::inventory_config::SECOND_ACCOUNT;
-    std::fs::write(&env.path, text.replacen("\n[keys]", &format!("{second}\n[keys]"), 1)).unwrap();
+    crate::inventory_config::serve_second_account(&env);
     let out = sesame()
         .arg("--config")
         .arg(&env.path)

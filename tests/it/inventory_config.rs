@@ -119,7 +119,7 @@ fn mint(env: &TempConfig, instance: &str) -> (Option<i32>, Value, String) {
 pub const SECOND_ACCOUNT: &str = "\n[[aws.account]]\nid = \"444455556666\"\nrole_arn = \"arn:aws:iam::444455556666:role/sesame-b\"\nprovider_arn = \"arn:aws:iam::444455556666:saml-provider/sesame-b\"\n";
 
 /// The configuration with [`SECOND_ACCOUNT`] at the end of `[aws]`.
-fn serve_second_account(env: &TempConfig) {
+pub fn serve_second_account(env: &TempConfig) {
     let text = std::fs::read_to_string(&env.path).unwrap();
     std::fs::write(&env.path, text.replacen("\n[keys]", &format!("{SECOND_ACCOUNT}\n[keys]"), 1)).unwrap();
 }
