@@ -401,8 +401,9 @@ impl Minter {
 
     /// The role picker's pairs: every served account where an open set of `decision`
     /// covers an instance the inventory knows (an instance without an account is in the
-    /// home account), the instance's account (`pair`) first. With no open set — every
-    /// tag unmatchable — the instance's account alone.
+    /// home account), the instance's account (`pair`) first. When no open set covers an
+    /// instance in a served account (every tag unmatchable, or only other accounts'
+    /// instances), the instance's account alone.
     fn picker(
         &self,
         pair: RolePair,
@@ -420,14 +421,12 @@ impl Minter {
                 accounts.insert(i.account.unwrap_or_else(|| self.accounts.home.account.clone()));
             }
         }
-        if accounts.is_empty() {
-            return Ok(vec![pair]);
-        }
-        let mut out = Vec::with_capacity(accounts.len());
-        if accounts.remove(&pair.account) {
-            out.push(pair);
-        }
-        out.extend(accounts.iter().filter_map(|a| self.accounts.pair(a)));
-        Ok(out)
+        let mine = accounts.remove(&pair.account);
+        let others: Vec<RolePair> = accounts.iter().filter_map(|a| self.accounts.pair(a)).collect();
+        Ok(match (mine, others.is_empty()) {
+            (false, true) => vec![pair],
+            (true, _) => std::iter::once(pair).chain(others).collect(),
+            (false, false) => others,
+        })
     }
 }

@@ -336,3 +336,22 @@ fn policy_writes_every_accounts_documents_and_a_stackset_template_cfn_lint_accep
     std::fs::write(dir.path().join("broken.json"), broken).unwrap();
     assert!(!cfn_lint(&dir.path().join("broken.json")).status.success());
 }
+
+/// Found in review: when the person's open sets covered instances only in accounts
+/// sesame does not serve, the picker named no role at all and the mint failed
+/// (`build_failed`). It names the instance's account, as with no open set.
+#[test]
+fn a_picker_whose_sets_reach_only_unserved_accounts_names_the_instances_account() {
+    let inventory = "[[instance]]\nid = \"i-0123456789abcdef0\"\nregion = \"us-east-1\"\naccount = \"444455556666\"\ntags = { APP_GROUP_NAME = \"webserver\", APP_ID = \"ABC\", RELEASE_ID = \"1.0\" }\n\n[[instance]]\nid = \"i-0aaaaaaaaaaaaaaaa\"\nregion = \"us-east-1\"\ntags = { Name = \"bare\" }\n";
+    let env = crate::common::temp_config("", &[("inventory.toml", inventory)]);
+    let m = minter(&env.config());
+    // 03:00Z: payments is closed, webserver open — and it covers only the unserved account.
+    let r = m.mint_input(
+        &input("i-0aaaaaaaaaaaaaaaa", "us-east-1", None, true),
+        at("2026-12-01T03:00:00Z"),
+        &nonce(90),
+    );
+    let r = r.unwrap();
+    assert_eq!(r.roles().iter().map(|p| p.account.as_str()).collect::<Vec<_>>(), [HOME]);
+    assert_eq!(r.decision().open_sets(), 1);
+}
