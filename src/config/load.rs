@@ -380,8 +380,6 @@ impl Config {
                     metadata_valid_days,
                 },
                 aws: Aws {
-                    role_arn: accounts.home.role_arn.clone(),
-                    provider_arn: accounts.home.provider_arn.clone(),
                     accounts,
                     acs_url,
                     audience,

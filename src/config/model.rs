@@ -20,10 +20,7 @@ pub struct Idp {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Aws {
-    /// The home account's role and provider (aws.role_arn, aws.provider_arn).
-    pub role_arn: String,
-    pub provider_arn: String,
-    /// Every account served, the home account included.
+    /// Every account served: `accounts.home` is aws.role_arn / aws.provider_arn.
     pub accounts: crate::core::accounts::Accounts,
     pub acs_url: String,
     pub audience: String,

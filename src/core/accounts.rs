@@ -7,9 +7,10 @@
 //! - an account is served when it is the home account, has an `[[aws.account]]` entry,
 //!   or a template is configured (then every account the inventory reports);
 //! - the inventory's account wins: an `account_id` that differs is refused, never used;
-//! - an instance in an account that is not served is refused (its Role could not reach it).
+//! - an instance in an account that is not served is refused (its Role could not reach it);
+//! - the role picker names served accounts only, the instance's first ([`Accounts::picker`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::ids::InputError;
 
@@ -45,6 +46,15 @@ impl Template {
             role_arn: self.role_arn.replace(ACCOUNT_PLACEHOLDER, account),
             provider_arn: self.provider_arn.replace(ACCOUNT_PLACEHOLDER, account),
         }
+    }
+
+    /// Whether `provider_arn` is this template's provider in some account.
+    pub fn has_provider(&self, provider_arn: &str) -> bool {
+        provider_arn
+            .split(':')
+            .nth(4)
+            .filter(|a| is_account_id(a))
+            .is_some_and(|a| self.pair(a).provider_arn == provider_arn)
     }
 }
 
@@ -89,11 +99,22 @@ impl Accounts {
     /// Whether `provider_arn` is one of the served accounts' providers.
     pub fn has_provider(&self, provider_arn: &str) -> bool {
         self.listed.values().any(|p| p.provider_arn == provider_arn)
-            || provider_arn
-                .split(':')
-                .nth(4)
-                .and_then(|a| self.pair(a))
-                .is_some_and(|p| p.provider_arn == provider_arn)
+            || self.template.as_ref().is_some_and(|t| t.has_provider(provider_arn))
+    }
+
+    /// The console role picker's pairs, given `reached`: the accounts in which the
+    /// person's open sets cover instances (as the inventory says). The instance's
+    /// account (`pair`) first, then every other served account in ID order; accounts not
+    /// served are left out. When none is left — no open set, or sets that reach only
+    /// accounts not served — the instance's account alone.
+    pub fn picker(&self, pair: RolePair, mut reached: BTreeSet<String>) -> Vec<RolePair> {
+        let mine = reached.remove(&pair.account);
+        let others: Vec<RolePair> = reached.iter().filter_map(|a| self.pair(a)).collect();
+        if mine || others.is_empty() {
+            std::iter::once(pair).chain(others).collect()
+        } else {
+            others
+        }
     }
 
     /// The pair for one instance. `located`: the account the inventory places it in

@@ -43,7 +43,7 @@ pub fn lookback(cfg: &Config) -> chrono::Duration {
 
 pub fn settings(cfg: &Config) -> ReaperSettings {
     ReaperSettings {
-        owner_prefix: owner_prefix(&cfg.aws.role_arn),
+        owner_prefix: owner_prefix(&cfg.aws.accounts.home.role_arn),
         rounds: cfg.reaper.rounds,
         round_wait: cfg.reaper.round_wait,
         retry_after: chrono::Duration::seconds(cfg.reaper.retry_after_seconds),
@@ -74,7 +74,7 @@ pub fn aws(cfg: &Config) -> Result<(Arc<dyn SessionManager>, Option<Revoker>), S
             .map_err(|e| SetupError::Aws(e.to_string()))?;
         Some(Revoker {
             policies: Arc::new(iam),
-            role: cfg.aws.role_arn.rsplit('/').next().unwrap_or_default().to_owned(),
+            role: cfg.aws.accounts.home.role_arn.rsplit('/').next().unwrap_or_default().to_owned(),
             keep: chrono::Duration::seconds(i64::from(cfg.policy.role_max_session)),
         })
     } else {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::cloudtrail::SignIn;
 use super::minted::{Index, Minted, Released};
-use crate::core::accounts::{is_account_id, Template};
+use crate::core::accounts::Template;
 use crate::core::text::saml_time;
 
 /// What kind of disagreement an alert reports.
@@ -172,14 +172,7 @@ impl<'a> Reconciler<'a> {
     }
 
     fn reconciled(&self, provider: &str) -> bool {
-        self.providers.contains(provider)
-            || self.template.as_ref().is_some_and(|t| {
-                provider
-                    .split(':')
-                    .nth(4)
-                    .filter(|a| is_account_id(a))
-                    .is_some_and(|a| t.pair(a).provider_arn == provider)
-            })
+        self.providers.contains(provider) || self.template.as_ref().is_some_and(|t| t.has_provider(provider))
     }
 
     pub fn observe(&mut self, s: SignIn) {

@@ -399,11 +399,9 @@ impl Minter {
         })
     }
 
-    /// The role picker's pairs: every served account where an open set of `decision`
-    /// covers an instance the inventory knows (an instance without an account is in the
-    /// home account), the instance's account (`pair`) first. When no open set covers an
-    /// instance in a served account (every tag unmatchable, or only other accounts'
-    /// instances), the instance's account alone.
+    /// The role picker's pairs: the accounts where an open set of `decision` covers an
+    /// instance the inventory knows (one without an account is in the home account),
+    /// chosen by [`Accounts::picker`].
     fn picker(
         &self,
         pair: RolePair,
@@ -412,21 +410,15 @@ impl Minter {
     ) -> Result<Vec<RolePair>, MintError> {
         let Some(inv) = &self.inventory else { return Ok(vec![pair]) };
         let columns = self.policy.spec.columns();
-        let mut accounts = std::collections::BTreeSet::new();
+        let mut reached = std::collections::BTreeSet::new();
         for set in decision.sets.iter().filter(|s| s.is_open()) {
             let Some(e) = entitlements.iter().find(|e| e.group == set.group) else { continue };
             let want: Vec<(&str, &str)> =
                 columns.iter().zip(&e.values).map(|(c, v)| (c.ec2_key.as_str(), v.as_str())).collect();
             for i in inv.covering(&want)? {
-                accounts.insert(i.account.unwrap_or_else(|| self.accounts.home.account.clone()));
+                reached.insert(i.account.unwrap_or_else(|| self.accounts.home.account.clone()));
             }
         }
-        let mine = accounts.remove(&pair.account);
-        let others: Vec<RolePair> = accounts.iter().filter_map(|a| self.accounts.pair(a)).collect();
-        Ok(match (mine, others.is_empty()) {
-            (false, true) => vec![pair],
-            (true, _) => std::iter::once(pair).chain(others).collect(),
-            (false, false) => others,
-        })
+        Ok(self.accounts.picker(pair, reached))
     }
 }

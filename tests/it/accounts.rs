@@ -172,6 +172,40 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// The picker names at least one role, each served and once; every served account
+    /// an open set reaches is named; the instance's account leads whenever it is named.
+    #[test]
+    fn the_picker_names_served_accounts_once_the_instances_first(
+        mine in prop_oneof![Just(HOME), Just(SECOND)],
+        reached in proptest::collection::btree_set(account(), 0..4),
+    ) {
+        let accounts = Accounts {
+            home: pair(HOME),
+            listed: BTreeMap::from([(HOME.to_owned(), pair(HOME)), (SECOND.to_owned(), pair(SECOND))]),
+            template: None,
+        };
+        let got = accounts.picker(pair(mine), reached.clone());
+        let named: Vec<&str> = got.iter().map(|p| p.account.as_str()).collect();
+        prop_assert!(!named.is_empty());
+        let mut unique = named.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        prop_assert_eq!(unique.len(), named.len());
+        for a in &named {
+            prop_assert!(*a == HOME || *a == SECOND, "{a} is not served");
+        }
+        for a in reached.iter().filter(|a| *a == HOME || *a == SECOND) {
+            prop_assert!(named.contains(&a.as_str()), "{a} is reached and served");
+        }
+        if named.contains(&mine) {
+            prop_assert_eq!(named[0], mine);
+        }
+    }
+}
+
 fn input(instance: &str, region: &str, account_id: Option<&str>, role_picker: bool) -> MintInput {
     MintInput {
         user: "alice".into(),

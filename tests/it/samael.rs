@@ -77,7 +77,7 @@ fn samael_reads_in_each_response_what_sesame_decided() {
         assert_eq!(a[format!("{ATTR}RoleSessionName")], serde_json::json!([session_name]));
         assert_eq!(a[format!("{ATTR}SourceIdentity")], serde_json::json!([user]));
         assert_eq!(a[format!("{ATTR}SessionDuration")], serde_json::json!([d.session_duration.to_string()]));
-        let role = format!("{},{}", cfg.aws.role_arn, cfg.aws.provider_arn);
+        let role = format!("{},{}", cfg.aws.accounts.home.role_arn, cfg.aws.accounts.home.provider_arn);
         assert_eq!(a[format!("{ATTR}Role")], serde_json::json!([role]));
         let mut tags = 0;
         for s in &d.sets {

@@ -79,7 +79,7 @@ fn name(arn: &str) -> &str {
 pub fn run(config: Option<&Path>, a: PolicyArgs) -> Result<(), Failure> {
     let cfg = load_config(config)?;
     let accounts = &cfg.aws.accounts;
-    let partition = cfg.aws.role_arn.split(':').nth(1).unwrap_or("aws").to_owned();
+    let partition = accounts.home.role_arn.split(':').nth(1).unwrap_or("aws").to_owned();
     let region = match a.region {
         Some(r) => {
             crate::core::Region::parse("--region", &r).map_err(|e| Failure::new(2, e))?.as_str().to_owned()
@@ -107,8 +107,10 @@ pub fn run(config: Option<&Path>, a: PolicyArgs) -> Result<(), Failure> {
         }
     }
     let scope = scope_of(&accounts.home.account);
-    let reaper =
-        crate::iam::reaper_policy(&scope, cfg.aws.revoke_credentials.then_some(cfg.aws.role_arn.as_str()));
+    let reaper = crate::iam::reaper_policy(
+        &scope,
+        cfg.aws.revoke_credentials.then_some(accounts.home.role_arn.as_str()),
+    );
     let r = write(&a.out_dir, "reaper-policy.json", &reaper)?;
     println!(
         "{}: the session reaper's policy, for the principal sesame serve runs as ({} characters)",
@@ -121,15 +123,15 @@ pub fn run(config: Option<&Path>, a: PolicyArgs) -> Result<(), Failure> {
         spec.columns().len(),
         perms.len(),
         if perms.len() == 1 { "y" } else { "ies" },
-        cfg.aws.role_arn
+        accounts.home.role_arn
     );
     if a.cloudformation || a.terraform || a.stackset {
         let (material, _) = wiring::load_keys(&cfg, clock::now()).map_err(|e| Failure::new(3, e))?;
         let xml = trust::metadata(&cfg, &material, clock::now()).map_err(|e| Failure::new(3, e))?;
         let xml = String::from_utf8(xml).map_err(|e| Failure::new(3, e.to_string()))?;
         let stack = Stack {
-            provider_name: name(&cfg.aws.provider_arn),
-            role_name: name(&cfg.aws.role_arn),
+            provider_name: name(&accounts.home.provider_arn),
+            role_name: name(&accounts.home.role_arn),
             max_session_seconds: cfg.policy.role_max_session,
             metadata_xml: &xml,
             trust: &trust,
@@ -148,7 +150,7 @@ pub fn run(config: Option<&Path>, a: PolicyArgs) -> Result<(), Failure> {
             // One template for every account: the names of the template's pair if there is
             // one (else the home account's); accounts listed with other names are named.
             let names = accounts.template.as_ref().map_or_else(
-                || (name(&cfg.aws.role_arn).to_owned(), name(&cfg.aws.provider_arn).to_owned()),
+                || (name(&accounts.home.role_arn).to_owned(), name(&accounts.home.provider_arn).to_owned()),
                 |t| (name(&t.role_arn).to_owned(), name(&t.provider_arn).to_owned()),
             );
             let perms =

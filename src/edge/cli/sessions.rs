@@ -48,7 +48,7 @@ pub fn run(config: Option<&Path>, cmd: SessionsCommand) -> Result<(), Failure> {
                 principals.insert((o.region.clone(), o.session_name.clone()), o.key);
             }
             let sessions = reaping::sessions(&cfg).map_err(|e| Failure::new(3, e))?;
-            let prefix = reaping::owner_prefix(&cfg.aws.role_arn);
+            let prefix = reaping::owner_prefix(&cfg.aws.accounts.home.role_arn);
             for ((region, name), key) in principals {
                 let r = Region::parse("region", &region).map_err(|e| Failure::new(3, e))?;
                 let owner = format!("{prefix}{name}");
