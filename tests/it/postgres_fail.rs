@@ -242,14 +242,16 @@ fn a_commit_whose_outcome_is_unknown_releases_nothing_and_the_record_is_appended
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// 60 mints on `rep`; the killed replica's failures are expected, the other's are not.
-fn load(which: &str, rep: &Replica) -> Vec<String> {
+/// 60 mints on `rep`, each success counted in `served`; the killed replica's failures
+/// are expected, the other's are not.
+fn load(which: &str, rep: &Replica, served: &std::sync::atomic::AtomicUsize) -> Vec<String> {
     let mut ids = Vec::new();
     for _ in 0..60 {
         match rep.client().post(format!("{}/v1/assertions", rep.url)).json(&mint_body("alice", WEB)).send() {
             Ok(resp) if resp.status() == StatusCode::OK => {
                 let v: Value = resp.json().unwrap();
                 ids.push(v["assertion_id"].as_str().unwrap().to_owned());
+                served.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             _ if which == "a" => {}
             Ok(resp) => panic!("replica b failed: {}", resp.status()),
@@ -264,10 +266,17 @@ fn kill_9_of_one_replica_under_load_loses_no_record_of_any_assertion_a_client_re
     let db = TestDb::migrated();
     let (a, b) = (db.serve("a"), db.serve("b"));
     let pid_a = a.child.id();
+    let (served_a, served_b) =
+        (std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0));
     let received: Vec<String> = std::thread::scope(|s| {
-        let ha: Vec<_> = (0..3).map(|_| s.spawn(|| load("a", &a))).collect();
-        let hb: Vec<_> = (0..3).map(|_| s.spawn(|| load("b", &b))).collect();
-        std::thread::sleep(Duration::from_millis(400));
+        let ha: Vec<_> = (0..3).map(|_| s.spawn(|| load("a", &a, &served_a))).collect();
+        let hb: Vec<_> = (0..3).map(|_| s.spawn(|| load("b", &b, &served_b))).collect();
+        // Kill a under load, once it has answered some requests (a fixed sleep was too
+        // short on a busy CI machine: a had answered none, and the count below failed).
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while served_a.load(std::sync::atomic::Ordering::SeqCst) < 3 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert!(Command::new("kill").args(["-9", &pid_a.to_string()]).status().unwrap().success());
         ha.into_iter().chain(hb).flat_map(|h| h.join().unwrap()).collect()
     });
