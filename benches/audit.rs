@@ -53,6 +53,7 @@ fn open(dir: &Path) -> FileAudit {
         checkpoint_key: None,
         lock_wait: Duration::from_secs(1),
         accept_loss: None,
+        gather: FileAuditConfig::GATHER,
     };
     FileAudit::open(cfg, "2026-12-01T15:00:00Z").unwrap()
 }

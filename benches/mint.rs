@@ -115,6 +115,33 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // The same two pipelines signed with an RSA-3072 key (issue 17: banks move to them).
+    let (k3072_dir, wide3072_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let m3072 = material_3072(&k3072_dir);
+    let (minter, wide) = (minter_in(&cfg, &m3072, &k3072_dir), wide_minter(&m3072, &wide3072_dir));
+    let mut g = c.benchmark_group("mint3072");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("pipeline", |b| b.iter(|| pipeline(&minter, &req, &ents, &[], &nonce)));
+    g.bench_function("pipeline_16_sets", |b| {
+        b.iter(|| pipeline(&wide, &wide_req, &wide_ents, &wide_grants, &nonce))
+    });
+    g.finish();
+}
+
+fn material_3072(dir: &tempfile::TempDir) -> SigningMaterial {
+    let spec = sesame::keys::GenerateSpec {
+        bits: 3072,
+        key_path: dir.path().join("k3072.pem"),
+        cert_path: dir.path().join("k3072.crt"),
+        common_name: "bench".into(),
+        days: 30,
+        force: false,
+    };
+    sesame::keys::generate(&spec, now()).unwrap();
+    let m = sesame::keys::load(&spec.key_path, &spec.cert_path).unwrap();
+    assert_eq!(m.key.bits(), 3072);
+    m
 }
 
 /// decide + build + sign + base64, as the minter runs them (no lookups, no audit).

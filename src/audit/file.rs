@@ -14,13 +14,13 @@
 //!   head file says refuses to begin a new chain.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::guard::Health;
-use super::log::{AuditError, AuditLog, Receipt, Submitted};
+use super::log::{AuditError, AuditLog, Coming, Receipt, Submitted};
 use super::record::{Entry, Kind};
 pub use super::writer::{CheckpointKey, FileAuditConfig, Recovery, Stats};
 use super::writer::{Msg, Reply, Writer};
@@ -33,6 +33,8 @@ pub struct FileAudit {
     tx: Mutex<Option<Sender<Msg>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     recovery: Recovery,
+    /// Records announced ([`Coming`]) and not yet submitted; the writer gathers them.
+    coming: Arc<AtomicUsize>,
 }
 
 impl FileAudit {
@@ -43,6 +45,7 @@ impl FileAudit {
         let stats = writer.stats.clone();
         let health = writer.health.clone();
         let dir = writer.cfg.dir.clone();
+        let coming = writer.coming.clone();
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("sesame-audit".into())
@@ -55,6 +58,7 @@ impl FileAudit {
             tx: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
             recovery,
+            coming,
         };
         if let Some((aside, bytes)) = &audit.recovery.torn {
             let entry = Entry {
@@ -135,6 +139,18 @@ impl AuditLog for FileAudit {
             return erx;
         }
         rx
+    }
+
+    fn coming(&self) -> Coming {
+        let tx = self.tx.lock().ok().and_then(|g| g.clone());
+        Coming::new(
+            self.coming.clone(),
+            Box::new(move || {
+                if let Some(tx) = tx {
+                    let _ = tx.send(Msg::Wake);
+                }
+            }),
+        )
     }
 
     fn ready(&self) -> Result<(), AuditError> {

@@ -32,5 +32,5 @@ pub mod tail;
 pub mod verify;
 pub mod writer;
 
-pub use log::{durable, AuditError, AuditLog, Receipt, Submitted};
+pub use log::{durable, AuditError, AuditLog, Coming, Receipt, Submitted};
 pub use record::{Entry, Kind, Record};

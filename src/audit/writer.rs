@@ -6,10 +6,10 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use super::chain::CheckpointKey;
 use super::chain::{Chain, GENESIS};
@@ -29,6 +29,15 @@ pub struct FileAuditConfig {
     /// An operator's reason to go on although records the head file knows are gone
     /// (`sesame audit accept-loss`); recorded in the log. `None`: refuse.
     pub accept_loss: Option<String>,
+    /// How long a batch may wait for records announced as coming ([`super::Coming`])
+    /// before it is synced without them; [`FileAuditConfig::GATHER`] by default.
+    pub gather: Duration,
+}
+
+impl FileAuditConfig {
+    /// About two RSA-3072 signatures: long enough for a mint on the other core to
+    /// finish, short beside the p50 latency of a loaded server (BENCHMARKS.md).
+    pub const GATHER: Duration = Duration::from_millis(1);
 }
 
 /// Where the writer reports a record's fate: a thread waiting (`append`) or a future
@@ -55,6 +64,8 @@ impl Reply {
 pub(super) enum Msg {
     Append(Box<Kind>, Box<Entry>, Reply),
     Close(Sender<Result<(), AuditError>>),
+    /// A record announced as coming will not (its mint went away): look again.
+    Wake,
 }
 
 /// What start-up found.
@@ -93,7 +104,32 @@ pub(super) struct Writer {
     /// The head file is rewritten after the next commit (a file's first records, a
     /// checkpoint).
     head_due: bool,
+    /// Records announced as coming ([`super::Coming`]).
+    pub(super) coming: Arc<AtomicUsize>,
     _lock: File,
+}
+
+/// Records in one write and `fdatasync` at most.
+const MAX_BATCH: usize = 4096;
+
+type Batch = Vec<(Kind, Entry, Reply)>;
+
+fn take(msg: Msg, batch: &mut Batch, close: &mut Option<Sender<Result<(), AuditError>>>) {
+    match msg {
+        Msg::Append(k, e, r) => batch.push((*k, *e, r)),
+        Msg::Close(r) => *close = Some(r),
+        Msg::Wake => {}
+    }
+}
+
+/// Takes what is already queued, without waiting.
+fn drain(rx: &Receiver<Msg>, batch: &mut Batch, close: &mut Option<Sender<Result<(), AuditError>>>) {
+    while close.is_none() && batch.len() < MAX_BATCH {
+        match rx.try_recv() {
+            Ok(msg) => take(msg, batch, close),
+            Err(_) => break,
+        }
+    }
 }
 
 impl Writer {
@@ -156,6 +192,7 @@ impl Writer {
             health,
             stopped: None,
             head_due: len == 0,
+            coming: Arc::new(AtomicUsize::new(0)),
             _lock: lock,
         };
         Ok((w, recovery))
@@ -310,15 +347,19 @@ impl Writer {
         while let Ok(msg) = rx.recv() {
             let mut batch = Vec::new();
             let mut close = None;
-            match msg {
-                Msg::Append(k, e, r) => batch.push((*k, *e, r)),
-                Msg::Close(r) => close = Some(r),
-            }
-            while close.is_none() && batch.len() < 4096 {
-                match rx.try_recv() {
-                    Ok(Msg::Append(k, e, r)) => batch.push((*k, *e, r)),
-                    Ok(Msg::Close(r)) => close = Some(r),
-                    Err(_) => break,
+            take(msg, &mut batch, &mut close);
+            drain(&rx, &mut batch, &mut close);
+            // Group commit: records being minted now join this batch if they come
+            // within `gather`; with none announced, the batch is synced at once.
+            let deadline = Instant::now() + self.cfg.gather;
+            while close.is_none() && batch.len() < MAX_BATCH && self.coming.load(Ordering::Acquire) > 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(left) {
+                    Ok(msg) => {
+                        take(msg, &mut batch, &mut close);
+                        drain(&rx, &mut batch, &mut close);
+                    }
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
             if !batch.is_empty() {

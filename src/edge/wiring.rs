@@ -316,6 +316,7 @@ pub fn open_audit_accepting(
         checkpoint_key: Some(checkpoint_key(config, material)?),
         lock_wait: std::time::Duration::from_secs(10),
         accept_loss,
+        gather: FileAuditConfig::GATHER,
     };
     Ok(FileAudit::open(cfg, &saml_time(now))?)
 }
@@ -334,13 +335,13 @@ pub fn params(config: &Config, cert_der: &[u8]) -> ResponseParams {
     }
 }
 
-/// The signing state for `material`: the key parsed once (OpenSSL, and libxmlsec1).
+/// The signing state for `material`: the key parsed once (AWS-LC signs, libxmlsec1 encrypts).
 pub fn signing(config: &Config, material: &SigningMaterial) -> Result<Signing, SetupError> {
     let mut params = params(config, &material.cert_der);
     if let Some(path) = &config.aws.encryption_cert {
         params.encrypt_to = Some(keys::load_cert(path)?.to_pem().map_err(KeyError::from)?);
     }
-    let key = DsigKey::new(material.key.clone())?;
+    let key = DsigKey::new(&material.key)?;
     Ok(Signing { params, key, signer: Signer::new(&material.key_pem)? })
 }
 

@@ -8,8 +8,9 @@
 //! is verified by xmlsec1 and python3-saml. The encryption path, which must rewrite the
 //! tree, still signs through libxmlsec1 ([`super::libxmlsec::Signer`]).
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use base64::Engine as _;
-use openssl::hash::MessageDigest;
 use openssl::pkey::{Id, PKey, Private};
 use openssl::sha::Sha256;
 
@@ -86,8 +87,14 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// An RSA signing key, parsed once; signing takes one private-key operation.
+///
+/// The operation runs in AWS-LC (aws-lc-rs), not in the system's OpenSSL 3.0: the same
+/// PKCS#1 v1.5 bytes (the scheme is deterministic; `tests/it/dsig.rs` compares them with
+/// libxmlsec1's), without OpenSSL 3's per-call provider fetches, and with AWS-LC's
+/// AVX-512 IFMA code for 3072-bit keys, which OpenSSL 3.0 lacks (BENCHMARKS.md).
 pub struct DsigKey {
-    key: PKey<Private>,
+    key: RsaKeyPair,
+    rng: SystemRandom,
 }
 
 impl std::fmt::Debug for DsigKey {
@@ -97,12 +104,15 @@ impl std::fmt::Debug for DsigKey {
 }
 
 impl DsigKey {
-    /// Accepts RSA keys only: the signature method written is rsa-sha256.
-    pub fn new(key: PKey<Private>) -> Result<Self, SignError> {
+    /// Accepts RSA keys only: the signature method written is rsa-sha256. AWS-LC checks
+    /// the key again as it loads it (2048 to 8192 bits, consistent CRT parameters).
+    pub fn new(key: &PKey<Private>) -> Result<Self, SignError> {
         if key.id() != Id::RSA {
             return Err(SignError::KeyLoad);
         }
-        Ok(Self { key })
+        let der = zeroize::Zeroizing::new(key.private_key_to_pkcs8().map_err(|_| SignError::KeyLoad)?);
+        let key = RsaKeyPair::from_pkcs8(&der).map_err(|_| SignError::KeyLoad)?;
+        Ok(Self { key, rng: SystemRandom::new() })
     }
 
     /// The complete `<ds:Signature>` for a Reference to `reference_id` whose canonical
@@ -112,10 +122,8 @@ impl DsigKey {
         let mut si = Canon::new(1024);
         signed_info(&mut si, reference_id, &digest_b64, true);
         let si = si.finish()?;
-        let mut s =
-            openssl::sign::Signer::new(MessageDigest::sha256(), &self.key).map_err(|_| SignError::Sign)?;
-        s.update(&si).map_err(|_| SignError::Sign)?;
-        let value = s.sign_to_vec().map_err(|_| SignError::Sign)?;
+        let mut value = vec![0; self.key.public_modulus_len()];
+        self.key.sign(&RSA_PKCS1_SHA256, &self.rng, &si, &mut value).map_err(|_| SignError::Sign)?;
         Ok(signature_element(reference_id, &digest_b64, &b64(&value), cert_b64)?)
     }
 

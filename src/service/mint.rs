@@ -32,7 +32,7 @@ use chrono::{DateTime, Utc};
 
 use crate::adapters::{Directory, GrantStore, Grants, Inventory, LookupError, UserGroups};
 use crate::audit::chain::sha256;
-use crate::audit::log::{durable, AuditError, AuditLog, Receipt};
+use crate::audit::log::{durable, AuditError, AuditLog, Coming, Receipt};
 use crate::audit::record::{outcome, sets, Entry, Kind};
 use crate::core::accounts::{Accounts, RolePair};
 use crate::core::decide::decide_picker;
@@ -124,11 +124,14 @@ struct Signed {
 pub struct Pending {
     signed: Result<Signed, MintError>,
     entry: Entry,
+    /// Announced to the audit writer when the mint began (group commit).
+    coming: Coming,
 }
 
 impl Pending {
     /// Step 8, waiting on this thread: appends the record, then releases.
     pub fn commit(self, audit: &dyn AuditLog) -> Result<Minted, MintError> {
+        self.coming.arrived();
         let receipt = audit.append(Kind::Decision, self.entry);
         release(self.signed, receipt)
     }
@@ -136,6 +139,7 @@ impl Pending {
     /// Step 8 without holding a thread: the writer resolves the receipt after its
     /// `fdatasync`, then the response is released.
     pub async fn commit_async(self, audit: &dyn AuditLog) -> Result<Minted, MintError> {
+        self.coming.arrived();
         let submitted = audit.submit(Kind::Decision, self.entry);
         release(self.signed, durable(submitted).await)
     }
@@ -290,6 +294,7 @@ impl Minter {
 
     /// Steps 2-7: the signed outcome and its audit record, to be committed (step 8).
     pub fn prepare(&self, input: &MintInput, now: DateTime<Utc>, nonce: &Nonce) -> Pending {
+        let coming = self.audit.coming();
         let wall = (self.wall_clock)();
         let mut entry = Entry {
             time: saml_time(wall),
@@ -313,7 +318,7 @@ impl Minter {
                 entry.omitted = d.omitted.iter().map(|g| g.as_str().to_owned()).collect();
             }
         }
-        Pending { signed, entry }
+        Pending { signed, entry, coming }
     }
 
     fn steps(

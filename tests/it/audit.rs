@@ -2,7 +2,9 @@
 //! torn tail, and `verify` naming each kind of breakage.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use sesame::adapters::{Directory, LookupError, UserGroups};
 use sesame::audit::chain::hash_line;
@@ -25,6 +27,10 @@ pub fn certs() -> Certs {
 }
 
 pub fn writer(dir: &Path, rotate_bytes: u64, checkpoint_every: u64) -> FileAudit {
+    gathering_writer(dir, rotate_bytes, checkpoint_every, FileAuditConfig::GATHER)
+}
+
+fn gathering_writer(dir: &Path, rotate_bytes: u64, checkpoint_every: u64, gather: Duration) -> FileAudit {
     let m = test_material();
     let key_id = sesame::core::text::hex(&openssl::sha::sha256(&m.cert_der));
     let cfg = FileAuditConfig {
@@ -35,6 +41,7 @@ pub fn writer(dir: &Path, rotate_bytes: u64, checkpoint_every: u64) -> FileAudit
         checkpoint_key: Some(CheckpointKey { key: m.key, key_id }),
         lock_wait: std::time::Duration::from_millis(200),
         accept_loss: None,
+        gather,
     };
     FileAudit::open(cfg, "2026-12-01T00:00:00Z").unwrap()
 }
@@ -234,6 +241,47 @@ fn concurrent_appends_share_fsyncs_and_keep_one_chain() {
     assert_eq!((r.records, r.checkpoints, r.unsealed), (801, 1, 0), "closing seals the tail");
 }
 
+/// Group commit under load: a batch waits for a record announced as coming (a mint on
+/// another core) and both become durable with one `fdatasync`. The gather window is
+/// set long so the outcome does not depend on timing: without the wait, the first
+/// record is synced alone.
+#[test]
+fn a_record_announced_as_coming_joins_the_batch_before_its_sync() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(gathering_writer(dir.path(), 64 << 20, 100_000, Duration::from_secs(60)));
+    let coming = log.coming();
+    let first = log.submit(sesame::audit::Kind::Decision, entry(1, "2026-12-01T00:00:00Z"));
+    let other = log.clone();
+    let second = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        coming.arrived();
+        other.append(sesame::audit::Kind::Decision, entry(2, "2026-12-01T00:00:00Z")).unwrap().seq()
+    });
+    assert_eq!(first.blocking_recv().unwrap().unwrap().seq(), 1);
+    assert_eq!(second.join().unwrap(), 2);
+    assert_eq!(log.stats().records.load(Relaxed), 2);
+    assert_eq!(log.stats().syncs.load(Relaxed), 1, "the two records share one fdatasync");
+}
+
+/// A lone record is not delayed by the gather window, and a record announced but never
+/// sent (its mint went away) releases the batch at once, not after the window.
+#[test]
+fn the_gather_window_delays_nothing_when_nothing_more_is_coming() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(gathering_writer(dir.path(), 64 << 20, 100_000, Duration::from_secs(60)));
+    let started = Instant::now();
+    log.append(sesame::audit::Kind::Decision, entry(1, "2026-12-01T00:00:00Z")).unwrap();
+    let coming = log.coming();
+    let pending = log.submit(sesame::audit::Kind::Decision, entry(2, "2026-12-01T00:00:00Z"));
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        drop(coming);
+    });
+    assert_eq!(pending.blocking_recv().unwrap().unwrap().seq(), 2);
+    assert!(started.elapsed() < Duration::from_secs(30), "waited out the 60 s window");
+    assert_eq!(log.stats().syncs.load(Relaxed), 2);
+}
+
 #[test]
 fn rotation_by_size_and_day_keeps_the_chain() {
     let dir = tempfile::tempdir().unwrap();
@@ -300,6 +348,7 @@ fn a_second_writer_is_refused_while_the_first_holds_the_log() {
         checkpoint_key: Some(CheckpointKey { key: m.key, key_id: "x".into() }),
         lock_wait: std::time::Duration::from_millis(50),
         accept_loss: None,
+        gather: FileAuditConfig::GATHER,
     };
     let e = FileAudit::open(cfg, "2026-12-01T00:00:00Z").err().unwrap();
     assert!(e.to_string().contains("in use by another sesame process"), "{e}");

@@ -34,7 +34,7 @@ fn fixture() -> Fixture {
     let cfg = demo_config();
     Fixture {
         params: sesame::edge::wiring::params(&cfg, &m.cert_der),
-        key: DsigKey::new(m.key.clone()).unwrap(),
+        key: DsigKey::new(&m.key).unwrap(),
         signer: Signer::new(&m.key_pem).unwrap(),
     }
 }
@@ -115,6 +115,41 @@ fn dsig_matches_libxmlsec1_on_demo_responses() {
             }
         }
     }
+}
+
+/// AWS-LC signs with 3072-bit keys through other code than with 2048 (AVX-512 IFMA where
+/// the CPU has it): libxmlsec1 (OpenSSL) must give the same bytes and verify them.
+#[test]
+fn dsig_matches_libxmlsec1_with_a_3072_bit_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = sesame::keys::GenerateSpec {
+        bits: 3072,
+        key_path: dir.path().join("k.pem"),
+        cert_path: dir.path().join("k.crt"),
+        common_name: "dsig test".into(),
+        days: 2,
+        force: false,
+    };
+    sesame::keys::generate(&spec, at("2026-12-01T00:00:00Z")).unwrap();
+    let m = sesame::keys::load(&spec.key_path, &spec.cert_path).unwrap();
+    let f = Fixture {
+        params: sesame::edge::wiring::params(&demo_config(), &m.cert_der),
+        key: DsigKey::new(&m.key).unwrap(),
+        signer: Signer::new(&m.key_pem).unwrap(),
+    };
+    let (req, d) = decision("alice", "2026-12-01T15:00:00Z", 5);
+    let u = build_response(&f.params, &demo_role(), &req, &d, &nonce(5)).unwrap();
+    let fast = f.key.sign(&u, &f.params.cert_b64, false).unwrap();
+    let template = sesame::saml::dsig::template(&u, &f.params.cert_b64, false).unwrap();
+    let slow = f.signer.sign(&template, Targets::Assertion).unwrap();
+    let (vf, vs) = (values(&fast), values(&slow));
+    assert_eq!(vf, vs, "dsig (AWS-LC) and libxmlsec1 (OpenSSL) disagree with a 3072-bit key");
+    assert_eq!(
+        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &vf[1]).unwrap().len(),
+        384
+    );
+    let pem = std::fs::read(&spec.cert_path).unwrap();
+    sesame::saml::libxmlsec::verify_assertion(&fast, &pem).unwrap();
 }
 
 #[test]
