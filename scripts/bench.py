@@ -47,8 +47,13 @@ def run(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
 
 
+def pinned(pin):
+    """The command prefix that runs a command on CPU `pin` only (none: unpinned)."""
+    return ["taskset", "-c", str(pin)] if pin is not None else []
+
+
 def openssl_speed(seconds, multi=None, bits=2048, pin=None):
-    cmd = (["taskset", "-c", str(pin)] if pin is not None else []) + ["openssl", "speed", "-seconds", str(seconds)]
+    cmd = pinned(pin) + ["openssl", "speed", "-seconds", str(seconds)]
     if multi:
         cmd += ["-multi", str(multi)]
     out = run(cmd + [f"rsa{bits}"])
@@ -57,11 +62,12 @@ def openssl_speed(seconds, multi=None, bits=2048, pin=None):
 
 
 def criterion(bench, filt, names, pin=None):
-    """Runs one criterion bench filtered by `filt` (pinned to CPU `pin` if given);
-    returns {name: mean seconds}."""
+    """Runs one criterion bench filtered by `filt` (pinned to CPU `pin` if given; the
+    build runs unpinned first); returns {name: mean seconds}."""
+    cmd = ["cargo", "bench", "--locked", "--bench", bench]
+    subprocess.run(cmd + ["--no-run"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     subprocess.run(
-        (["taskset", "-c", str(pin)] if pin is not None else [])
-        + ["cargo", "bench", "--locked", "--bench", bench, "--", "--noplot", filt],
+        pinned(pin) + cmd + ["--", "--noplot", filt],
         cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     out = {}
@@ -241,7 +247,6 @@ def main():
         per = {"openssl speed": openssl_speed(5, bits=b, pin=pin)}
         per.update({i: 1 / rsa[f"rsa_sign/{i}_{b}"] for i in IMPLS})
         r["limit"][str(b)] = per
-    r["openssl_1"] = r["limit"]["2048"]["openssl speed"]
 
     if not a.service_only:
         print("2/6 in-process pipeline (criterion), pinned ...", file=sys.stderr)

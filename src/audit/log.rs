@@ -2,6 +2,9 @@
 //! answers only once it is durable, with a [`Receipt`] that only an audit writer can
 //! make. Minting releases a response only with a receipt (`crate::service::mint`).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use super::record::{Entry, Kind};
 use crate::db::Effect;
 
@@ -77,7 +80,7 @@ impl AuditError {
 /// tells the writer to stop waiting for it.
 #[must_use = "a record announced must arrive or be dropped"]
 pub struct Coming {
-    count: Option<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+    count: Option<Arc<AtomicUsize>>,
     gone: Option<Box<dyn FnOnce() + Send>>,
 }
 
@@ -87,11 +90,8 @@ impl Coming {
         Self { count: None, gone: None }
     }
 
-    pub(in crate::audit) fn new(
-        count: std::sync::Arc<std::sync::atomic::AtomicUsize>,
-        gone: Box<dyn FnOnce() + Send>,
-    ) -> Self {
-        count.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+    pub(in crate::audit) fn new(count: Arc<AtomicUsize>, gone: Box<dyn FnOnce() + Send>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
         Self { count: Some(count), gone: Some(gone) }
     }
 
@@ -104,7 +104,7 @@ impl Coming {
 impl Drop for Coming {
     fn drop(&mut self) {
         if let Some(c) = self.count.take() {
-            c.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+            c.fetch_sub(1, Ordering::AcqRel);
         }
         if let Some(gone) = self.gone.take() {
             gone();

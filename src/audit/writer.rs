@@ -352,7 +352,11 @@ impl Writer {
             // Group commit: records being minted now join this batch if they come
             // within `gather`; with none announced, the batch is synced at once.
             let deadline = Instant::now() + self.cfg.gather;
-            while close.is_none() && batch.len() < MAX_BATCH && self.coming.load(Ordering::Acquire) > 0 {
+            while close.is_none()
+                && !batch.is_empty()
+                && batch.len() < MAX_BATCH
+                && self.coming.load(Ordering::Acquire) > 0
+            {
                 let left = deadline.saturating_duration_since(Instant::now());
                 match rx.recv_timeout(left) {
                     Ok(msg) => {
