@@ -299,3 +299,51 @@ fn format_1_logs_still_verify_and_are_counted() {
     let r = verify(&[file], &certs()).unwrap();
     assert_eq!((r.checkpoints, r.v1_checkpoints), (3, 3));
 }
+
+/// Issue 17: `verify` reads a file through a 16 MiB buffer, a run of whole lines at a
+/// time. Records of 5 MB and one of 20 MB (longer than the buffer) span many reads; a
+/// break is still named by its line in the file, and a record moved across reads is
+/// found where it went.
+#[test]
+fn a_log_larger_than_the_read_buffer_names_lines_across_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = writer(dir.path(), 1 << 30, 8);
+    for i in 0..14usize {
+        let size = if i == 6 { 20 << 20 } else { 5 << 20 };
+        let e = Entry {
+            time: "2026-12-01T10:00:00Z".into(),
+            user: Some(format!("user{i}")),
+            message: Some("m".repeat(size)),
+            outcome: Some("minted".into()),
+            ..Entry::default()
+        };
+        log.append(sesame::audit::Kind::Decision, e).unwrap();
+    }
+    log.close().unwrap();
+    let file = log_files(dir.path(), "local").unwrap().pop().unwrap();
+    let lines: Vec<String> = std::fs::read_to_string(&file).unwrap().lines().map(str::to_owned).collect();
+    let total: usize = lines.iter().map(|l| l.len() + 1).sum();
+    assert!(total > 80 << 20 && lines.len() >= 16, "{total} bytes in {} lines", lines.len());
+    let r = verify(std::slice::from_ref(&file), &certs()).unwrap();
+    assert_eq!((r.records as usize, r.checkpoints, r.unsealed), (lines.len(), 2, 0));
+    assert_eq!(r.head, hash_line(lines.last().unwrap().as_bytes()));
+
+    let mut edited = lines.clone();
+    edited[13] = edited[13].replacen("user12", "userX1", 1);
+    write(&file, &edited);
+    let b = broken(&file);
+    assert_eq!((b.kind, b.line, b.seq), (Breakage::Edited, 14, Some(14)), "{b}");
+
+    let mut moved = lines.clone();
+    moved.swap(4, 12);
+    write(&file, &moved);
+    let b = broken(&file);
+    assert_eq!((b.kind, b.line), (Breakage::Reordered, 5), "{b}");
+    assert!(b.message.contains("record 5 comes later, at line 13"), "{b}");
+
+    let mut cut = lines.join("\n").into_bytes();
+    cut.truncate(cut.len() - 10);
+    std::fs::write(&file, &cut).unwrap();
+    let b = broken(&file);
+    assert_eq!((b.kind, b.line), (Breakage::Truncated, lines.len()), "{b}");
+}
