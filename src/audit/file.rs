@@ -15,22 +15,23 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::guard::Health;
 use super::log::{AuditError, AuditLog, Coming, Receipt, Submitted};
+use super::queue::{queue, QueueTx};
 use super::record::{Entry, Kind};
 pub use super::writer::{CheckpointKey, FileAuditConfig, Recovery, Stats};
-use super::writer::{Msg, Reply, Writer};
+use super::writer::{Msg, Reply, Writer, MAX_BATCH};
 
 /// Handle to the writer thread.
 pub struct FileAudit {
     stats: Arc<Stats>,
     health: Arc<Health>,
     dir: PathBuf,
-    tx: Mutex<Option<Sender<Msg>>>,
+    tx: Mutex<Option<QueueTx<Msg>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
     recovery: Recovery,
     /// Records announced ([`Coming`]) and not yet submitted; the writer gathers them.
@@ -46,7 +47,7 @@ impl FileAudit {
         let health = writer.health.clone();
         let dir = writer.cfg.dir.clone();
         let coming = writer.coming.clone();
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = queue(coming.clone(), MAX_BATCH, Msg::is_close);
         let thread = std::thread::Builder::new()
             .name("sesame-audit".into())
             .spawn(move || writer.run(rx))
@@ -147,7 +148,7 @@ impl AuditLog for FileAudit {
             self.coming.clone(),
             Box::new(move || {
                 if let Some(tx) = tx {
-                    let _ = tx.send(Msg::Wake);
+                    tx.poke();
                 }
             }),
         )

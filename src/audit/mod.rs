@@ -26,6 +26,7 @@ pub mod pg_tail;
 pub mod pg_writer;
 pub mod postgres;
 pub mod prune;
+mod queue;
 pub mod record;
 pub mod search;
 pub mod tail;

@@ -7,7 +7,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,7 @@ use super::chain::{Chain, GENESIS};
 use super::files::{file_name, io, lock, log_files, recover, sync_dir, Torn};
 use super::guard::{check_live, missing, read_head, write_head, Head, Health};
 use super::log::{AuditError, Receipt};
+use super::queue::QueueRx;
 use super::record::{Entry, Kind};
 
 /// Where and how the log is written.
@@ -64,8 +65,13 @@ impl Reply {
 pub(super) enum Msg {
     Append(Box<Kind>, Box<Entry>, Reply),
     Close(Sender<Result<(), AuditError>>),
-    /// A record announced as coming will not (its mint went away): look again.
-    Wake,
+}
+
+impl Msg {
+    /// A close ends a gathering at once.
+    pub(super) fn is_close(&self) -> bool {
+        matches!(self, Msg::Close(_))
+    }
 }
 
 /// What start-up found.
@@ -110,24 +116,15 @@ pub(super) struct Writer {
 }
 
 /// Records in one write and `fdatasync` at most.
-const MAX_BATCH: usize = 4096;
+pub(super) const MAX_BATCH: usize = 4096;
 
 type Batch = Vec<(Kind, Entry, Reply)>;
 
-fn take(msg: Msg, batch: &mut Batch, close: &mut Option<Sender<Result<(), AuditError>>>) {
-    match msg {
-        Msg::Append(k, e, r) => batch.push((*k, *e, r)),
-        Msg::Close(r) => *close = Some(r),
-        Msg::Wake => {}
-    }
-}
-
-/// Takes what is already queued, without waiting.
-fn drain(rx: &Receiver<Msg>, batch: &mut Batch, close: &mut Option<Sender<Result<(), AuditError>>>) {
-    while close.is_none() && batch.len() < MAX_BATCH {
-        match rx.try_recv() {
-            Ok(msg) => take(msg, batch, close),
-            Err(_) => break,
+fn take(msgs: Vec<Msg>, batch: &mut Batch, close: &mut Option<Sender<Result<(), AuditError>>>) {
+    for msg in msgs {
+        match msg {
+            Msg::Append(k, e, r) => batch.push((*k, *e, r)),
+            Msg::Close(r) => *close = Some(r),
         }
     }
 }
@@ -343,28 +340,22 @@ impl Writer {
         }
     }
 
-    pub(super) fn run(mut self, rx: Receiver<Msg>) {
-        while let Ok(msg) = rx.recv() {
+    pub(super) fn run(mut self, rx: QueueRx<Msg>) {
+        while let Some(msgs) = rx.recv() {
             let mut batch = Vec::new();
             let mut close = None;
-            take(msg, &mut batch, &mut close);
-            drain(&rx, &mut batch, &mut close);
+            take(msgs, &mut batch, &mut close);
             // Group commit: records being minted now join this batch if they come
-            // within `gather`; with none announced, the batch is synced at once.
+            // within `gather`; with none announced, the batch is synced at once. The
+            // queue wakes this thread once nothing more is announced, not per record.
             let deadline = Instant::now() + self.cfg.gather;
             while close.is_none()
                 && !batch.is_empty()
                 && batch.len() < MAX_BATCH
                 && self.coming.load(Ordering::Acquire) > 0
+                && Instant::now() < deadline
             {
-                let left = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(left) {
-                    Ok(msg) => {
-                        take(msg, &mut batch, &mut close);
-                        drain(&rx, &mut batch, &mut close);
-                    }
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
-                }
+                take(rx.gather(deadline), &mut batch, &mut close);
             }
             if !batch.is_empty() {
                 self.batch(batch);

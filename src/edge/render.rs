@@ -99,9 +99,21 @@ pub fn html_refusal(d: &Decision) -> String {
 }
 
 /// `{saml_response, relay_state, acs_url, assertion_id, response_id, decision}`.
-pub fn minted_json(m: &Minted) -> Value {
+pub fn minted_text(m: &Minted) -> String {
+    // Written without a JSON escape pass over the SAMLResponse, the answer's bulk:
+    // base64 (`A-Z a-z 0-9 + / =`) needs none. The other fields are an object whose
+    // text ends in '}', and "saml_response" sorts after them all, as serde_json's map would put it.
+    let mut out = minted_fields(m).to_string();
+    out.pop();
+    out.push_str(",\"saml_response\":\"");
+    m.base64_into(&mut out);
+    out.push_str("\"}");
+    out
+}
+
+/// Every field of the answer but the SAMLResponse.
+fn minted_fields(m: &Minted) -> Value {
     json!({
-        "saml_response": m.base64(),
         "relay_state": m.relay_state(),
         "acs_url": m.acs_url(),
         "assertion_id": m.assertion_id(),

@@ -114,6 +114,17 @@ impl Canon {
     }
 
     fn escaped(&mut self, s: &str, in_attr: bool) {
+        // Most text needs no escape: one pass over the bytes finds out. Every byte the
+        // loop below may act on is below 0x20, one of `&<>"`, or 0xEF (the lead byte
+        // of U+FFFE and U+FFFF).
+        if !s.bytes().any(|b| b < 0x20 || matches!(b, b'&' | b'<' | b'>' | b'"' | 0xEF)) {
+            self.buf.extend_from_slice(s.as_bytes());
+            return;
+        }
+        self.escaped_each(s, in_attr);
+    }
+
+    fn escaped_each(&mut self, s: &str, in_attr: bool) {
         let mut from = 0;
         for (i, c) in s.char_indices() {
             let rep: &[u8] = match c {
@@ -162,6 +173,23 @@ mod tests {
     fn escapes_as_the_canonical_form_does() {
         let s = one(|c| c.leaf("a", &[("v", "&<>\"'\t\n\r")], "&<>\"'\t\n\r")).unwrap();
         assert_eq!(s, "<a v=\"&amp;&lt;>&quot;'&#x9;&#xA;&#xD;\">&amp;&lt;&gt;\"'\t\n&#xD;</a>");
+    }
+
+    proptest::proptest! {
+        /// The one-pass check before escaping changes nothing: every string, with or
+        /// without characters to escape or refuse (U+EFFF shares U+FFFF's lead byte),
+        /// comes out as the character-by-character escape makes it.
+        #[test]
+        fn the_fast_path_escapes_as_the_character_loop_does(
+            s in "[a-z &<>\"'\t\n\r\u{1}\u{7f}\u{e9}\u{efff}\u{fffd}\u{fffe}\u{ffff}\u{1f600}]{0,12}",
+            in_attr: bool,
+        ) {
+            let (mut fast, mut each) = (Canon::new(16), Canon::new(16));
+            fast.escaped(&s, in_attr);
+            each.escaped_each(&s, in_attr);
+            proptest::prop_assert_eq!(fast.buf, each.buf);
+            proptest::prop_assert_eq!(fast.error, each.error);
+        }
     }
 
     #[test]

@@ -172,6 +172,10 @@ impl Minted {
     pub fn base64(&self) -> String {
         base64::engine::general_purpose::STANDARD.encode(&self.s.xml)
     }
+    /// [`Minted::base64`] appended to `out`.
+    pub fn base64_into(&self, out: &mut String) {
+        base64::engine::general_purpose::STANDARD.encode_string(&self.s.xml, out);
+    }
     pub fn response_id(&self) -> &str {
         &self.s.response_id
     }

@@ -263,6 +263,36 @@ fn a_record_announced_as_coming_joins_the_batch_before_its_sync() {
     assert_eq!(log.stats().syncs.load(Relaxed), 1, "the two records share one fdatasync");
 }
 
+/// Issue 17: the writer is woken once the last announced record is queued, not per
+/// record: records queued while others are still announced wait in the batch, and the
+/// batch is synced when the last arrives (long before the 60 s window ends).
+#[test]
+fn a_batch_is_synced_when_the_last_announced_record_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = Arc::new(gathering_writer(dir.path(), 64 << 20, 100_000, Duration::from_secs(60)));
+    let started = Instant::now();
+    let comings: Vec<_> = (0..3).map(|_| log.coming()).collect();
+    let first = log.submit(sesame::audit::Kind::Decision, entry(1, "2026-12-01T00:00:00Z"));
+    let senders: Vec<_> = comings
+        .into_iter()
+        .enumerate()
+        .map(|(i, coming)| {
+            let other = log.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50 * (i as u64 + 1)));
+                coming.arrived();
+                other.append(sesame::audit::Kind::Decision, entry(i + 2, "2026-12-01T00:00:00Z")).unwrap()
+            })
+        })
+        .collect();
+    assert_eq!(first.blocking_recv().unwrap().unwrap().seq(), 1);
+    let mut seqs: Vec<u64> = senders.into_iter().map(|s| s.join().unwrap().seq()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, [2, 3, 4]);
+    assert!(started.elapsed() < Duration::from_secs(30), "waited out the 60 s window");
+    assert_eq!(log.stats().syncs.load(Relaxed), 1, "four records, one fdatasync");
+}
+
 /// A lone record is not delayed by the gather window, and a record announced but never
 /// sent (its mint went away) releases the batch at once, not after the window.
 #[test]

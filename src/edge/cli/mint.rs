@@ -66,7 +66,7 @@ fn render(m: &Minted, format: Format) -> Vec<u8> {
     match format {
         Format::Xml => m.xml().to_vec(),
         Format::Base64 => (m.base64() + "\n").into_bytes(),
-        Format::Json => (render::minted_json(m).to_string() + "\n").into_bytes(),
+        Format::Json => (render::minted_text(m) + "\n").into_bytes(),
         Format::Html => render::html_form(m).into_bytes(),
     }
 }

@@ -17,7 +17,7 @@ use crate::config::server::Role;
 use crate::core::text::clip;
 use crate::core::UserName;
 use crate::edge::clock;
-use crate::edge::render::{grant_json, html_csp, html_form, html_refusal, minted_json, HTML_REFUSAL_CSP};
+use crate::edge::render::{grant_json, html_csp, html_form, html_refusal, minted_text, HTML_REFUSAL_CSP};
 use crate::service::grants::{self, Actor, GrantRequest};
 use crate::service::mint::{MintError, MintInput};
 
@@ -114,7 +114,10 @@ pub async fn mint(
             .insert_header(("Content-Security-Policy", html_csp(m.acs_url())))
             .body(html_form(&m)));
     }
-    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(minted_json(&m)))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(minted_text(&m)))
 }
 
 /// Any authenticated caller: the IdP metadata for IAM.
