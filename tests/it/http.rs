@@ -363,3 +363,21 @@ fn plain_http_is_refused_off_loopback_and_served_on_it_only_with_the_flag() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// Issue 17: the mint answer is written without serde_json's escape pass over the
+/// base64; it is still exactly the text serde_json makes of the same fields, and its
+/// SAMLResponse decodes to the signed XML.
+#[test]
+fn the_mint_answer_is_the_json_serde_json_would_write() {
+    use base64::Engine as _;
+    let m = crate::common::minter(&crate::common::demo_config());
+    let at = crate::common::at("2026-12-01T15:00:00Z");
+    let minted = m.mint("alice", "i-0fedcba9876543210", "us-east-1", at, &crate::common::nonce(1)).unwrap();
+    let text = sesame::edge::render::minted_text(&minted);
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v.to_string(), text, "the same bytes as serde_json's sorted map");
+    let b64 = v["saml_response"].as_str().unwrap();
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(b64).unwrap(), minted.xml());
+    assert_eq!(v["assertion_id"], minted.assertion_id());
+    assert!(v["decision"]["sets"].as_array().is_some_and(|s| !s.is_empty()), "{v}");
+}
