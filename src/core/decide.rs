@@ -191,8 +191,9 @@ fn decide_sets(
     // Stable order, one entry per group (case-insensitive).
     let mut ents: Vec<&Entitlement> = entitlements.iter().collect();
     // Sorting on every field makes the order total, so duplicates (which configuration
-    // forbids) still resolve the same way whatever order the directory returned.
-    ents.sort_by_key(|e| {
+    // forbids) still resolve the same way whatever order the directory returned. Each
+    // key is made once (it allocates), not once per comparison.
+    ents.sort_by_cached_key(|e| {
         let values: Vec<&str> = e.values.iter().map(TagValue::as_str).collect();
         let schedule = e.access.schedule().map(|s| s.name.clone());
         (

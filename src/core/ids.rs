@@ -137,7 +137,7 @@ impl GroupName {
 
 impl PartialEq for GroupName {
     fn eq(&self, other: &Self) -> bool {
-        self.fold() == other.fold()
+        crate::core::text::fold_eq(&self.0, &other.0)
     }
 }
 impl Eq for GroupName {}
