@@ -101,7 +101,7 @@ fn same_group(configured: &GroupName, g: &DirGroup) -> bool {
     if name.contains('=') && !g.dn.is_empty() {
         return normalize_dn(name).is_some_and(|n| Some(n) == normalize_dn(&g.dn));
     }
-    crate::core::text::fold_eq(name, &g.name)
+    super::ids::fold_eq(name, &g.name)
 }
 
 impl Mapping {

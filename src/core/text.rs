@@ -37,16 +37,6 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Whether `a` and `b` are equal in Unicode lower case (`to_lowercase`), without
-/// allocating when both are ASCII (where that is ASCII case folding).
-pub fn fold_eq(a: &str, b: &str) -> bool {
-    if a.is_ascii() && b.is_ascii() {
-        a.eq_ignore_ascii_case(b)
-    } else {
-        a.to_lowercase() == b.to_lowercase()
-    }
-}
-
 /// SAML's dateTime form, also the audit log's: UTC, whole seconds, `Z`.
 pub fn saml_time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -70,19 +60,6 @@ pub fn console_link(console_url: &str, instance: &str, region: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    proptest::proptest! {
-        /// Issue 17: the ASCII fast path decides as comparing `to_lowercase` does,
-        /// for ASCII, non-ASCII and mixed pairs (the Kelvin sign folds to `k`, a final
-        /// sigma differs from `to_lowercase` of its character alone).
-        #[test]
-        fn fold_eq_is_equality_in_lower_case(
-            a in "[a-zA-Z0-9 _.-]{0,6}|[kKsS\u{212a}\u{3a3}\u{3c3}\u{3c2}\u{130}iI]{0,4}",
-            b in "[a-zA-Z0-9 _.-]{0,6}|[kKsS\u{212a}\u{3a3}\u{3c3}\u{3c2}\u{130}iI]{0,4}",
-        ) {
-            proptest::prop_assert_eq!(fold_eq(&a, &b), a.to_lowercase() == b.to_lowercase());
-        }
-    }
 
     #[test]
     fn hex_writes_every_nibble_in_lower_case() {
