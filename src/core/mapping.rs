@@ -12,7 +12,7 @@ use regex::Regex;
 
 use super::decide::Entitlement;
 use super::dn::normalize_dn;
-use super::ids::GroupName;
+use super::ids::{fold_eq, GroupName};
 use super::sentinel::SENTINEL_PREFIX;
 use super::tags::{TagSpec, TagValue};
 use super::window::AccessRule;
@@ -101,7 +101,7 @@ fn same_group(configured: &GroupName, g: &DirGroup) -> bool {
     if name.contains('=') && !g.dn.is_empty() {
         return normalize_dn(name).is_some_and(|n| Some(n) == normalize_dn(&g.dn));
     }
-    super::ids::fold_eq(name, &g.name)
+    fold_eq(name, &g.name)
 }
 
 impl Mapping {
