@@ -12,7 +12,8 @@
 //! - `postgres.rs` — the log in PostgreSQL (one chain per replica in one table), its
 //!   writer `pg_writer.rs`: group commit in one transaction, release after COMMIT,
 //!   recovery of an unknown COMMIT; `export` writes a chain as log files;
-//! - `verify.rs` — the auditor's check of chains and checkpoints; `prune.rs` — removing
+//! - `verify.rs` — the auditor's check of chains and checkpoints, `scan.rs` — its
+//!   parallel read, parse and hash of each file; `prune.rs` — removing
 //!   old files up to a signed checkpoint, declared in the chain first;
 //! - `search.rs` — filters over the log.
 
@@ -28,6 +29,7 @@ pub mod postgres;
 pub mod prune;
 mod queue;
 pub mod record;
+mod scan;
 pub mod search;
 pub mod tail;
 pub mod verify;

@@ -6,48 +6,23 @@
 //! format 1 checkpoints (older logs) signed replica, seq and prev only and are
 //! counted as such. A chain's format version never goes back.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
+use super::chain::{checkpoint_message, checkpoint_message_v1, GENESIS};
+use super::files::first_seq_in_name;
+use super::record::FORMAT_VERSION;
+use super::scan::{prepare, Batch, Fact, Head, Reader};
+use crate::core::text::hex;
 use base64::Engine as _;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Public};
-use serde::Deserialize;
-
-use super::chain::{checkpoint_message, checkpoint_message_v1, sha256, GENESIS};
-use super::files::first_seq_in_name;
-use super::record::FORMAT_VERSION;
-use crate::core::text::hex;
 
 /// The fields a format-2 checkpoint may carry (all of them signed but `signature`).
 const CHECKPOINT_FIELDS: [&str; 8] = ["v", "seq", "prev", "replica", "kind", "time", "signature", "key_id"];
 
 /// Public keys that may sign checkpoints, by key id (hex SHA-256 of the certificate DER).
 pub type Certs = HashMap<String, PKey<Public>>;
-
-#[derive(Deserialize)]
-struct Head<'a> {
-    v: u32,
-    seq: u64,
-    #[serde(borrow)]
-    prev: Cow<'a, str>,
-    #[serde(borrow)]
-    replica: Cow<'a, str>,
-    #[serde(borrow)]
-    kind: Cow<'a, str>,
-    #[serde(default, borrow)]
-    time: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    signature: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    key_id: Option<Cow<'a, str>>,
-    #[serde(default)]
-    pruned_through: Option<u64>,
-    #[serde(default, borrow)]
-    pruned_head: Option<Cow<'a, str>>,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Breakage {
@@ -133,36 +108,6 @@ impl Report {
     }
 }
 
-/// One parsed line and the SHA-256 of its bytes.
-type Prepared<'a> = (Result<Head<'a>, String>, [u8; 32]);
-
-/// How much of a file is read at a time: whole lines into one reused buffer, so memory
-/// stays flat and no page of a 650 MB file is faulted in twice (reading a file whole
-/// into a fresh buffer spent an eighth of the time zeroing and faulting pages).
-const CHUNK: usize = 16 << 20;
-
-/// Parses and hashes lines on every core, one slice per thread, results in line order
-/// (slices are not concatenated: that copy cost more than the chain check); the chain
-/// itself is checked in order after.
-fn prepare<'a>(lines: &[&'a [u8]]) -> Vec<Vec<Prepared<'a>>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let chunk = lines.len().div_ceil(threads).max(4096);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = lines
-            .chunks(chunk)
-            .map(|c| {
-                s.spawn(move || {
-                    c.iter()
-                        .map(|l| (serde_json::from_slice::<Head>(l).map_err(|e| e.to_string()), sha256(l)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        // A worker that panicked yields nothing; the caller detects the short result.
-        workers.into_iter().map(|w| w.join().unwrap_or_default()).collect()
-    })
-}
-
 /// Whether `text` is the lowercase hex form of `hash` (what `prev` carries).
 fn is_hex_of(text: &str, hash: &[u8; 32]) -> bool {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -183,52 +128,8 @@ fn find_later(file: &Path, after: usize, seq: u64) -> Option<usize> {
         .get(..complete)?
         .split(|&b| b == b'\n')
         .skip(after)
-        .position(|l| serde_json::from_slice::<Head>(l).is_ok_and(|x| x.seq == seq))?;
+        .position(|l| Head::parse(l).is_ok_and(|x| x.seq == seq))?;
     Some(after + 1 + k)
-}
-
-/// A file's complete lines, a chunk at a time, through one buffer.
-struct Chunks {
-    file: std::fs::File,
-    buf: Vec<u8>,
-    /// Bytes of `buf` handed out by the last [`Chunks::next`].
-    consumed: usize,
-    eof: bool,
-}
-
-impl Chunks {
-    fn open(path: &Path, buf: Vec<u8>) -> std::io::Result<Chunks> {
-        Ok(Chunks { file: std::fs::File::open(path)?, buf, consumed: 0, eof: false })
-    }
-
-    /// The next run of complete lines (each ending in a newline), or `None` at the end;
-    /// then [`Chunks::tail`] is what follows the last newline.
-    fn next(&mut self) -> std::io::Result<Option<&[u8]>> {
-        self.buf.drain(..self.consumed);
-        self.consumed = 0;
-        let mut want = CHUNK;
-        loop {
-            while !self.eof && self.buf.len() < want {
-                let need = (want - self.buf.len()) as u64;
-                let got = (&mut self.file).take(need).read_to_end(&mut self.buf)?;
-                self.eof = (got as u64) < need;
-            }
-            match memchr::memrchr(b'\n', &self.buf) {
-                Some(i) => {
-                    self.consumed = i + 1;
-                    return Ok(self.buf.get(..self.consumed));
-                }
-                None if self.eof => return Ok(None),
-                // One line longer than a chunk: read on until it ends.
-                None => want = want.saturating_mul(2),
-            }
-        }
-    }
-
-    /// Bytes after the last newline once [`Chunks::next`] returned `None`.
-    fn tail(&self) -> usize {
-        self.buf.len() - self.consumed
-    }
 }
 
 /// The chain as checked so far, across files.
@@ -245,7 +146,10 @@ struct Walk {
 /// Verifies `files` (one replica, chain order) against `certs`.
 pub fn verify(files: &[PathBuf], certs: &Certs) -> Result<Report, Broken> {
     let mut w = Walk::default();
-    let mut buf = Vec::new();
+    // Buffers to read into: one being read, one being parsed, one being checked.
+    let mut spare: Vec<Vec<u8>> = vec![Vec::new(), Vec::new(), Vec::new()];
+    // The replica the fast path expects: the first line's (the chain's, once checked).
+    let mut replica: Option<String> = None;
     for (fi, file) in files.iter().enumerate() {
         let cannot = |e: std::io::Error| Broken {
             file: file.clone(),
@@ -254,49 +158,101 @@ pub fn verify(files: &[PathBuf], certs: &Certs) -> Result<Report, Broken> {
             kind: Breakage::Truncated,
             message: format!("cannot read: {e}"),
         };
-        let mut chunks = Chunks::open(file, buf).map_err(cannot)?;
+        let mut reader = Reader::open(file).map_err(cannot)?;
         w.r.files += 1;
-        // Lines of this file before the current chunk.
+        let mut next = reader.fill(spare.pop().unwrap_or_default()).map_err(cannot)?;
+        // The chunk parsed last, to be checked while the next one is parsed.
+        let mut pending: Option<Batch> = None;
+        // Lines of this file before the chunk being parsed.
         let mut before = 0;
-        while let Some(body) = chunks.next().map_err(cannot)? {
-            let mut lines: Vec<&[u8]> = Vec::with_capacity(body.len() / 512);
-            let mut start = 0;
-            for end in memchr::memchr_iter(b'\n', body) {
-                lines.push(body.get(start..end).unwrap_or_default());
-                start = end + 1;
+        while let Some(buf) = next.take() {
+            let hint = replica.get_or_insert_with(|| {
+                let first = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+                Head::parse(first).map(|h| h.replica.into_owned()).unwrap_or_default()
+            });
+            let (batch, (walked, read)) = prepare(buf, before, hint, || {
+                let walked = pending.take().map(|p| w.batch(files, fi, &p, hint, certs).map(|()| p.buf));
+                (walked, reader.fill(spare.pop().unwrap_or_default()))
+            });
+            if let Some(done) = walked.transpose()? {
+                spare.push(done);
             }
-            let prepared = prepare(&lines);
-            if prepared.iter().map(Vec::len).sum::<usize>() != lines.len() {
-                return Err(Broken {
-                    file: file.clone(),
-                    line: 0,
-                    seq: None,
-                    kind: Breakage::Malformed,
-                    message: "internal error: a verification worker stopped".into(),
-                });
-            }
-            for (i, (parsed, hash)) in prepared.into_iter().flatten().enumerate() {
-                let line = lines.get(i).copied().unwrap_or_default();
-                w.record(files, fi, before + i + 1, line, parsed, hash, certs)?;
-            }
-            before += lines.len();
+            let batch = batch.ok_or_else(|| Broken {
+                file: file.clone(),
+                line: 0,
+                seq: None,
+                kind: Breakage::Malformed,
+                message: "internal error: a verification worker stopped".into(),
+            })?;
+            before += batch.ends.len();
+            pending = Some(batch);
+            next = read.map_err(cannot)?;
         }
-        if chunks.tail() > 0 {
+        if let Some(p) = pending.take() {
+            w.batch(files, fi, &p, replica.as_deref().unwrap_or_default(), certs)?;
+            spare.push(p.buf);
+        }
+        if reader.tail() > 0 {
             return Err(Broken {
                 file: file.clone(),
                 line: before + 1,
                 seq: w.expected,
                 kind: Breakage::Truncated,
-                message: format!("the last line is cut off ({} bytes without a newline)", chunks.tail()),
+                message: format!("the last line is cut off ({} bytes without a newline)", reader.tail()),
             });
         }
-        buf = chunks.buf;
     }
     w.r.head = w.prev_hash.map(|h| hex(&h)).unwrap_or_default();
     Ok(w.r)
 }
 
 impl Walk {
+    /// Checks a parsed chunk of `files[fi]`, record by record, in order.
+    fn batch(
+        &mut self,
+        files: &[PathBuf],
+        fi: usize,
+        b: &Batch,
+        replica: &str,
+        certs: &Certs,
+    ) -> Result<(), Broken> {
+        for (i, fact) in b.facts.iter().enumerate() {
+            let n = b.before + i + 1;
+            if !self.quick(fact, replica, fi, n) {
+                let line = b.line(i);
+                self.record(files, fi, n, line, Head::parse(line), fact.hash, certs)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes an ordinary record that continues the chain exactly — the next seq, the
+    /// replica's, its `prev` the last record's hash, a known version not below the
+    /// chain's, not a file's first line — from its fact alone, and says whether it did.
+    /// Anything else goes to [`Walk::record`], which decides it from the line.
+    fn quick(&mut self, fact: &Fact, replica: &str, fi: usize, n: usize) -> bool {
+        let Some(q) = fact.quick else { return false };
+        let continues = n > 1
+            && self.expected == Some(q.seq)
+            && q.seq < u64::MAX
+            && (self.version..=FORMAT_VERSION).contains(&q.v)
+            && q.v != 0
+            && self.prev_hash.is_some()
+            && q.prev == self.prev_hash
+            && !self.r.replica.is_empty()
+            && self.r.replica == replica;
+        if continues {
+            self.version = q.v;
+            self.r.unsealed += 1;
+            self.r.records += 1;
+            self.r.last_seq = q.seq;
+            self.expected = Some(q.seq + 1);
+            self.prev_hash = Some(fact.hash);
+            self.prev_loc = Some((fi, n));
+        }
+        continues
+    }
+
     /// Checks record `n` (1-based line) of `files[fi]` against the chain so far.
     #[allow(clippy::too_many_arguments)]
     fn record(
@@ -329,6 +285,10 @@ impl Walk {
             ));
         }
         self.version = h.v;
+        if h.seq == 0 || h.seq == u64::MAX {
+            // Chains count from 1, and one more record must be countable after this one.
+            return Err(broken(Breakage::Malformed, Some(h.seq), format!("seq {} is out of range", h.seq)));
+        }
         if r.replica.is_empty() {
             r.replica = h.replica.to_string();
         } else if h.replica != r.replica {

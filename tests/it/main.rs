@@ -10,6 +10,7 @@ mod ad; // Active Directory behaviour against a real Samba AD DC
 mod audit; // one record per decision, group commit, rotation, recovery
 mod audit_cli; // search, show, kill -9 and disk-full runs of the real binary
 mod audit_verify; // verify names each kind of tampering; common tools agree
+mod audit_verify_chunks; // verify across read chunks, long lines, seq range ends
 mod browser; // sesame's pages in headless Chromium: the form posts itself to a strict python3-saml SP; the closed page
 mod cli; // the sesame binary: demo outcomes, bad input, exit codes
 mod config; // configuration validation names the field and the rule
