@@ -1,5 +1,5 @@
 //! The parallel half of `audit verify`: a file read a chunk of whole lines at a time
-//! through one reused buffer, and each line parsed and hashed on every core into a
+//! into a few recycled buffers, and each line parsed and hashed on every core into a
 //! compact [`Fact`] while its bytes are still in cache. The chain itself is checked in
 //! order after (`verify.rs`), from the facts alone for ordinary records; a record the
 //! fast path does not settle is parsed again there, the way it always was.

@@ -9,14 +9,15 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Public};
+
 use super::chain::{checkpoint_message, checkpoint_message_v1, GENESIS};
 use super::files::first_seq_in_name;
 use super::record::FORMAT_VERSION;
 use super::scan::{prepare, Batch, Fact, Head, Reader};
 use crate::core::text::hex;
-use base64::Engine as _;
-use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Public};
 
 /// The fields a format-2 checkpoint may carry (all of them signed but `signature`).
 const CHECKPOINT_FIELDS: [&str; 8] = ["v", "seq", "prev", "replica", "kind", "time", "signature", "key_id"];
@@ -237,18 +238,13 @@ impl Walk {
             && q.seq < u64::MAX
             && (self.version..=FORMAT_VERSION).contains(&q.v)
             && q.v != 0
-            && self.prev_hash.is_some()
-            && q.prev == self.prev_hash
+            && self.prev_hash.is_some_and(|p| q.prev == Some(p))
             && !self.r.replica.is_empty()
             && self.r.replica == replica;
         if continues {
             self.version = q.v;
             self.r.unsealed += 1;
-            self.r.records += 1;
-            self.r.last_seq = q.seq;
-            self.expected = Some(q.seq + 1);
-            self.prev_hash = Some(fact.hash);
-            self.prev_loc = Some((fi, n));
+            self.advance(q.seq, fact.hash, fi, n);
         }
         continues
     }
@@ -390,12 +386,17 @@ impl Walk {
                 r.prunes.push((t, p.to_string()));
             }
         }
-        r.records += 1;
-        r.last_seq = h.seq;
-        self.expected = Some(h.seq + 1);
+        self.advance(h.seq, hash, fi, n);
+        Ok(())
+    }
+
+    /// Record `seq` (line `n` of `files[fi]`, hashing to `hash`) is the chain's head now.
+    fn advance(&mut self, seq: u64, hash: [u8; 32], fi: usize, n: usize) {
+        self.r.records += 1;
+        self.r.last_seq = seq;
+        self.expected = Some(seq + 1);
         self.prev_hash = Some(hash);
         self.prev_loc = Some((fi, n));
-        Ok(())
     }
 }
 
