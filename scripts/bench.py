@@ -109,10 +109,16 @@ def rss_kib(pid):
 
 
 class Server:
-    def __init__(self, binary, config=None, workdir=None, bits=2048):
+    def __init__(self, binary, config=None, workdir=None, bits=2048, engine=None):
         self.dir = workdir or tempfile.mkdtemp(prefix="sesame-bench-")
         if not workdir:
             shutil.copytree(os.path.join(ROOT, "policies"), os.path.join(self.dir, "policies"))
+        if engine and not config:  # the embedded default with keys.signing_engine named
+            config = os.path.join(self.dir, "sesame.toml")
+            with open(os.path.join(ROOT, "policies/sesame.toml")) as f:
+                text = f.read().replace("[keys]\n", f'[keys]\nsigning_engine = "{engine}"\n', 1)
+            with open(config, "w") as f:
+                f.write(text)
         env = dict(os.environ, SESAME_LOG="warn")
         env.pop("SESAME_CONFIG", None)
         if bits != 2048:  # the embedded default's key paths, made before the first run would
@@ -230,6 +236,8 @@ def main():
     ap.add_argument("--json", default=os.path.join(ROOT, "target/bench/results.json"))
     ap.add_argument("--binary", default=os.path.join(ROOT, "target/release/sesame"),
                     help="the sesame binary to serve (another build, for a before/after comparison)")
+    ap.add_argument("--signing-engine", choices=["auto", "aws-lc", "openssl"],
+                    help="the server's keys.signing_engine (default: the embedded default's, auto)")
     ap.add_argument("--service-only", action="store_true",
                     help="only the limit and the service levels (no pipeline, peer or verify)")
     a = ap.parse_args()
@@ -255,7 +263,7 @@ def main():
         r["pipeline_1"] = r["pipeline"]["2048/1"]
 
     print("3/6 service under oha ...", file=sys.stderr)
-    srv = Server(binary)
+    srv = Server(binary, engine=a.signing_engine)
     try:
         measured, best, half = levels(a, srv)  # warm-up: connections, caches, audit file
         r.update(measured)
@@ -301,7 +309,7 @@ def main():
         srv.stop()
 
     print("3/6 the service with an RSA-3072 signing key ...", file=sys.stderr)
-    srv = Server(binary, bits=3072)
+    srv = Server(binary, bits=3072, engine=a.signing_engine)
     try:
         r["rsa3072"], _, _ = levels(a, srv)
     finally:

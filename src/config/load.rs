@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use super::model::{Audit, AuditSink, Aws, Config, Idp, Keys, Source};
+use super::model::{Audit, AuditSink, Aws, Config, Idp, Keys, SigningEngine, Source};
 use super::problems::{ConfigError, Problems};
 use super::raw::{Raw, RawEntitlements, RawSchedules, RawSource};
 use super::{database, directory, inventory, policy, server};
@@ -205,6 +205,18 @@ impl Config {
             signing_cert: base.join(required(&mut p, "keys.signing_cert", raw.keys.signing_cert)),
             publish_certs: raw.keys.publish_certs.iter().map(|c| base.join(c)).collect(),
             generate_if_missing: raw.keys.generate_if_missing.unwrap_or(false),
+            signing_engine: match raw.keys.signing_engine.as_deref() {
+                None | Some("auto") => SigningEngine::Auto,
+                Some("aws-lc") => SigningEngine::AwsLc,
+                Some("openssl") => SigningEngine::OpenSsl,
+                Some(other) => {
+                    p.push(
+                        "keys.signing_engine",
+                        format!("must be \"auto\", \"aws-lc\" or \"openssl\" (got {other:?})"),
+                    );
+                    SigningEngine::Auto
+                }
+            },
         };
 
         let ent_file =

@@ -22,6 +22,6 @@ pub mod server;
 pub use load::EMBEDDED_DEFAULT;
 pub use model::{
     Audit, AuditSink, Aws, AwsConfigSource, Config, Database, GroupMode, Idp, Keys, LdapConfig, Reaper,
-    Source, Webhook,
+    SigningEngine, Source, Webhook,
 };
 pub use problems::{ConfigError, Problems};

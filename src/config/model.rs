@@ -40,6 +40,18 @@ pub struct Keys {
     pub signing_cert: PathBuf,
     pub publish_certs: Vec<PathBuf>,
     pub generate_if_missing: bool,
+    pub signing_engine: SigningEngine,
+}
+
+/// `keys.signing_engine`: which implementation performs the RSA operation. Both give
+/// the same bytes; `auto` (the default) times both on the key at start and keeps the
+/// faster, which depends on the CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SigningEngine {
+    #[default]
+    Auto,
+    AwsLc,
+    OpenSsl,
 }
 
 /// Where the assertion log is kept.

@@ -159,6 +159,7 @@ pub struct RawKeys {
     #[serde(default)]
     pub publish_certs: Vec<String>,
     pub generate_if_missing: Option<bool>,
+    pub signing_engine: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

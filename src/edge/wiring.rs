@@ -20,11 +20,11 @@ use crate::audit::files::log_files;
 use crate::audit::postgres::PgAudit;
 use crate::audit::search::count_kind;
 use crate::audit::{AuditError, AuditLog};
-use crate::config::{AuditSink, Config, Database, Source};
+use crate::config::{AuditSink, Config, Database, SigningEngine, Source};
 use crate::core::text::{hex, saml_time};
 use crate::db::{migrate, Db, DbError};
 use crate::keys::{self, GenerateSpec, KeyError, SigningMaterial};
-use crate::saml::dsig::DsigKey;
+use crate::saml::dsig::{DsigKey, Engine};
 use crate::saml::error::SignError;
 use crate::saml::libxmlsec::Signer;
 use crate::saml::response::ResponseParams;
@@ -341,7 +341,21 @@ pub fn signing(config: &Config, material: &SigningMaterial) -> Result<Signing, S
     if let Some(path) = &config.aws.encryption_cert {
         params.encrypt_to = Some(keys::load_cert(path)?.to_pem().map_err(KeyError::from)?);
     }
-    let key = DsigKey::new(&material.key)?;
+    let engine = match config.keys.signing_engine {
+        SigningEngine::Auto => None,
+        SigningEngine::AwsLc => Some(Engine::AwsLc),
+        SigningEngine::OpenSsl => Some(Engine::OpenSsl),
+    };
+    let key = DsigKey::new(&material.key, engine)?;
+    match key.measured() {
+        Some(m) => tracing::info!(
+            engine = key.engine().name(),
+            aws_lc_us = m.aws_lc_us,
+            openssl_us = m.openssl_us,
+            "signing engine: the faster on this CPU for this key"
+        ),
+        None => tracing::info!(engine = key.engine().name(), "signing engine: as keys.signing_engine says"),
+    }
     Ok(Signing { params, key, signer: Signer::new(&material.key_pem)? })
 }
 

@@ -11,7 +11,9 @@
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
 use base64::Engine as _;
+use openssl::hash::MessageDigest;
 use openssl::pkey::{Id, PKey, Private};
+use openssl::rsa::Padding;
 use openssl::sha::Sha256;
 
 use super::canon::{Canon, CanonError};
@@ -86,33 +88,135 @@ fn sha256(bytes: &[u8]) -> [u8; 32] {
     h.finish()
 }
 
-/// An RSA signing key, parsed once; signing takes one private-key operation.
-///
-/// The operation runs in AWS-LC (aws-lc-rs), not in the system's OpenSSL 3.0: the same
-/// PKCS#1 v1.5 bytes (the scheme is deterministic; `tests/it/dsig.rs` compares them with
-/// libxmlsec1's), without OpenSSL 3's per-call provider fetches, and with AWS-LC's
-/// AVX-512 IFMA code for 3072-bit keys, which OpenSSL 3.0 lacks (BENCHMARKS.md).
+/// Which implementation performs the private-key operation. Both give the same bytes
+/// (PKCS#1 v1.5 is deterministic; [`DsigKey::new`] checks it for the key it loads, and
+/// `tests/it/dsig.rs` compares them with libxmlsec1's); which one is faster depends on
+/// the CPU (BENCHMARKS.md): AWS-LC has AVX-512 IFMA code for 3072-bit keys that
+/// OpenSSL 3.0 lacks, and without IFMA the system's OpenSSL is the faster of the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    /// AWS-LC through aws-lc-rs.
+    AwsLc,
+    /// The system's OpenSSL 3 through the `openssl` crate.
+    OpenSsl,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::AwsLc => "aws-lc",
+            Engine::OpenSsl => "openssl",
+        }
+    }
+}
+
+/// How long one signature took in each engine when [`DsigKey::new`] measured them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Measured {
+    pub aws_lc_us: u64,
+    pub openssl_us: u64,
+}
+
+/// Signatures per engine when choosing: the fastest of a few, taken in turns so that a
+/// busy moment of the machine does not fall on one engine only.
+const ROUNDS: usize = 5;
+
+/// An RSA signing key, parsed once; signing takes one private-key operation, in the
+/// [`Engine`] given or, without one, the one that signed this key faster on this CPU.
 pub struct DsigKey {
-    key: RsaKeyPair,
+    aws_lc: RsaKeyPair,
+    openssl: PKey<Private>,
     rng: SystemRandom,
+    engine: Engine,
+    measured: Option<Measured>,
 }
 
 impl std::fmt::Debug for DsigKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("DsigKey(<key redacted>)")
+        write!(f, "DsigKey(<key redacted>, {})", self.engine.name())
     }
 }
 
 impl DsigKey {
     /// Accepts RSA keys only: the signature method written is rsa-sha256. AWS-LC checks
-    /// the key again as it loads it (2048 to 8192 bits, consistent CRT parameters).
-    pub fn new(key: &PKey<Private>) -> Result<Self, SignError> {
+    /// the key again as it loads it (2048 to 8192 bits, consistent CRT parameters). Both
+    /// engines sign one test message first and must give the same bytes, or the key is
+    /// refused; with `engine` `None`, each then signs [`ROUNDS`] more times and the
+    /// faster one signs from then on.
+    pub fn new(key: &PKey<Private>, engine: Option<Engine>) -> Result<Self, SignError> {
         if key.id() != Id::RSA {
             return Err(SignError::KeyLoad);
         }
         let der = zeroize::Zeroizing::new(key.private_key_to_pkcs8().map_err(|_| SignError::KeyLoad)?);
-        let key = RsaKeyPair::from_pkcs8(&der).map_err(|_| SignError::KeyLoad)?;
-        Ok(Self { key, rng: SystemRandom::new() })
+        let aws_lc = RsaKeyPair::from_pkcs8(&der).map_err(|_| SignError::KeyLoad)?;
+        let mut k = Self {
+            aws_lc,
+            openssl: key.clone(),
+            rng: SystemRandom::new(),
+            engine: Engine::AwsLc,
+            measured: None,
+        };
+        let probe = [0x5a_u8; 700]; // a SignedInfo's size
+        if k.rsa(Engine::AwsLc, &probe)? != k.rsa(Engine::OpenSsl, &probe)? {
+            return Err(SignError::Invalid("AWS-LC and OpenSSL sign this key differently"));
+        }
+        k.engine = match engine {
+            Some(e) => e,
+            None => {
+                let m = k.measure(&probe)?;
+                k.measured = Some(m);
+                if m.openssl_us < m.aws_lc_us {
+                    Engine::OpenSsl
+                } else {
+                    Engine::AwsLc
+                }
+            }
+        };
+        Ok(k)
+    }
+
+    /// The engine that signs.
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// What choosing the engine measured (`None` when it was given).
+    pub fn measured(&self) -> Option<Measured> {
+        self.measured
+    }
+
+    /// The fastest of [`ROUNDS`] signatures in each engine, taken in turns.
+    fn measure(&self, msg: &[u8]) -> Result<Measured, SignError> {
+        let mut best = [u128::MAX; 2];
+        for _ in 0..ROUNDS {
+            for (slot, e) in best.iter_mut().zip([Engine::AwsLc, Engine::OpenSsl]) {
+                let t = std::time::Instant::now();
+                self.rsa(e, msg)?;
+                *slot = (*slot).min(t.elapsed().as_micros());
+            }
+        }
+        let us = |v: u128| u64::try_from(v).unwrap_or(u64::MAX);
+        Ok(Measured { aws_lc_us: us(best[0]), openssl_us: us(best[1]) })
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `msg`, in `engine`.
+    fn rsa(&self, engine: Engine, msg: &[u8]) -> Result<Vec<u8>, SignError> {
+        match engine {
+            Engine::AwsLc => {
+                let mut value = vec![0; self.aws_lc.public_modulus_len()];
+                self.aws_lc
+                    .sign(&RSA_PKCS1_SHA256, &self.rng, msg, &mut value)
+                    .map_err(|_| SignError::Sign)?;
+                Ok(value)
+            }
+            Engine::OpenSsl => {
+                let mut s = openssl::sign::Signer::new(MessageDigest::sha256(), &self.openssl)
+                    .map_err(|_| SignError::Sign)?;
+                s.set_rsa_padding(Padding::PKCS1).map_err(|_| SignError::Sign)?;
+                s.update(msg).map_err(|_| SignError::Sign)?;
+                s.sign_to_vec().map_err(|_| SignError::Sign)
+            }
+        }
     }
 
     /// The complete `<ds:Signature>` for a Reference to `reference_id` whose canonical
@@ -122,8 +226,7 @@ impl DsigKey {
         let mut si = Canon::new(1024);
         signed_info(&mut si, reference_id, &digest_b64, true);
         let si = si.finish()?;
-        let mut value = vec![0; self.key.public_modulus_len()];
-        self.key.sign(&RSA_PKCS1_SHA256, &self.rng, &si, &mut value).map_err(|_| SignError::Sign)?;
+        let value = self.rsa(self.engine, &si)?;
         Ok(signature_element(reference_id, &digest_b64, &b64(&value), cert_b64)?)
     }
 

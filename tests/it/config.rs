@@ -138,3 +138,19 @@ fn an_entitlement_caps_the_length_of_its_grants() {
     let e = sesame::config::Config::load(Some(&env.path)).unwrap_err().to_string();
     assert!(e.contains("max_grant_seconds: must be between 900 and 316224000 (got 60)"), "{e}");
 }
+
+#[test]
+fn the_signing_engine_is_auto_unless_named_and_a_wrong_name_is_refused() {
+    use sesame::config::SigningEngine;
+    assert_eq!(demo_config().keys.signing_engine, SigningEngine::Auto);
+    for (name, engine) in
+        [("auto", SigningEngine::Auto), ("aws-lc", SigningEngine::AwsLc), ("openssl", SigningEngine::OpenSsl)]
+    {
+        let text = sesame::config::EMBEDDED_DEFAULT
+            .replace("[keys]\n", &format!("[keys]\nsigning_engine = {name:?}\n"));
+        assert_eq!(Config::from_toml(&text, "t", &root()).unwrap().keys.signing_engine, engine);
+    }
+    let text = sesame::config::EMBEDDED_DEFAULT.replace("[keys]\n", "[keys]\nsigning_engine = \"ring\"\n");
+    let p = problems(&text);
+    assert!(has(&p, "keys.signing_engine", "\"auto\", \"aws-lc\" or \"openssl\""), "{p:?}");
+}

@@ -9,7 +9,7 @@ use regex::bytes::Regex;
 use sesame::adapters::grants::file::FileGrants;
 use sesame::adapters::Grants as _;
 use sesame::core::{decide, Decision, Request};
-use sesame::saml::dsig::DsigKey;
+use sesame::saml::dsig::{DsigKey, Engine};
 use sesame::saml::libxmlsec::{Signer, Targets};
 use sesame::saml::response::{build_response, ResponseParams};
 
@@ -30,11 +30,16 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_in(None)
+}
+
+/// The fixture signing in `engine` (`None`: the faster on this CPU).
+fn fixture_in(engine: Option<Engine>) -> Fixture {
     let m = test_material();
     let cfg = demo_config();
     Fixture {
         params: sesame::edge::wiring::params(&cfg, &m.cert_der),
-        key: DsigKey::new(&m.key).unwrap(),
+        key: DsigKey::new(&m.key, engine).unwrap(),
         signer: Signer::new(&m.key_pem).unwrap(),
     }
 }
@@ -106,14 +111,32 @@ fn both_ways(f: &Fixture, p: &ResponseParams, roles: &[String], user: &str, when
 
 #[test]
 fn dsig_matches_libxmlsec1_on_demo_responses() {
-    let f = fixture();
-    for sign_response in [false, true] {
-        let p = ResponseParams { sign_response, ..f.params.clone() };
-        for when in ["2026-12-01T15:00:00Z", "2026-12-01T12:00:00Z"] {
-            for user in ["alice", "bob", "carol"] {
-                both_ways(&f, &p, &demo_role(), user, when, 3);
+    for engine in [Engine::AwsLc, Engine::OpenSsl] {
+        let f = fixture_in(Some(engine));
+        assert_eq!(f.key.engine(), engine);
+        for sign_response in [false, true] {
+            let p = ResponseParams { sign_response, ..f.params.clone() };
+            for when in ["2026-12-01T15:00:00Z", "2026-12-01T12:00:00Z"] {
+                for user in ["alice", "bob", "carol"] {
+                    both_ways(&f, &p, &demo_role(), user, when, 3);
+                }
             }
         }
+    }
+}
+
+/// Without an engine named, both are timed on the key and the faster signs; named, the
+/// named one signs and nothing is timed.
+#[test]
+fn the_faster_engine_signs_unless_one_is_named() {
+    let f = fixture_in(None);
+    let m = f.key.measured().unwrap();
+    assert!(m.aws_lc_us > 0 && m.openssl_us > 0, "{m:?}");
+    let faster = if m.openssl_us < m.aws_lc_us { Engine::OpenSsl } else { Engine::AwsLc };
+    assert_eq!(f.key.engine(), faster, "{m:?}");
+    for engine in [Engine::AwsLc, Engine::OpenSsl] {
+        let named = fixture_in(Some(engine));
+        assert_eq!((named.key.engine(), named.key.measured()), (engine, None));
     }
 }
 
@@ -132,24 +155,26 @@ fn dsig_matches_libxmlsec1_with_a_3072_bit_key() {
     };
     sesame::keys::generate(&spec, at("2026-12-01T00:00:00Z")).unwrap();
     let m = sesame::keys::load(&spec.key_path, &spec.cert_path).unwrap();
-    let f = Fixture {
-        params: sesame::edge::wiring::params(&demo_config(), &m.cert_der),
-        key: DsigKey::new(&m.key).unwrap(),
-        signer: Signer::new(&m.key_pem).unwrap(),
-    };
-    let (req, d) = decision("alice", "2026-12-01T15:00:00Z", 5);
-    let u = build_response(&f.params, &demo_role(), &req, &d, &nonce(5)).unwrap();
-    let fast = f.key.sign(&u, &f.params.cert_b64, false).unwrap();
-    let template = sesame::saml::dsig::template(&u, &f.params.cert_b64, false).unwrap();
-    let slow = f.signer.sign(&template, Targets::Assertion).unwrap();
-    let (vf, vs) = (values(&fast), values(&slow));
-    assert_eq!(vf, vs, "dsig (AWS-LC) and libxmlsec1 (OpenSSL) disagree with a 3072-bit key");
-    assert_eq!(
-        base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &vf[1]).unwrap().len(),
-        384
-    );
-    let pem = std::fs::read(&spec.cert_path).unwrap();
-    sesame::saml::libxmlsec::verify_assertion(&fast, &pem).unwrap();
+    for engine in [Engine::AwsLc, Engine::OpenSsl] {
+        let f = Fixture {
+            params: sesame::edge::wiring::params(&demo_config(), &m.cert_der),
+            key: DsigKey::new(&m.key, Some(engine)).unwrap(),
+            signer: Signer::new(&m.key_pem).unwrap(),
+        };
+        let (req, d) = decision("alice", "2026-12-01T15:00:00Z", 5);
+        let u = build_response(&f.params, &demo_role(), &req, &d, &nonce(5)).unwrap();
+        let fast = f.key.sign(&u, &f.params.cert_b64, false).unwrap();
+        let template = sesame::saml::dsig::template(&u, &f.params.cert_b64, false).unwrap();
+        let slow = f.signer.sign(&template, Targets::Assertion).unwrap();
+        let (vf, vs) = (values(&fast), values(&slow));
+        assert_eq!(vf, vs, "dsig ({engine:?}) and libxmlsec1 (OpenSSL) disagree with a 3072-bit key");
+        assert_eq!(
+            base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &vf[1]).unwrap().len(),
+            384
+        );
+        let pem = std::fs::read(&spec.cert_path).unwrap();
+        sesame::saml::libxmlsec::verify_assertion(&fast, &pem).unwrap();
+    }
 }
 
 #[test]
