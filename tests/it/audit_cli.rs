@@ -111,7 +111,7 @@ fn delays(mut x: u64, n: usize) -> Vec<u64> {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            x % 120
+            x % 250 // up to 250 ms: start-up includes both signing engines signing the key (`keys.signing_engine = "auto"`)
         })
         .collect()
 }
