@@ -29,6 +29,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -160,7 +161,6 @@ def per_request(path, conc):
     """Latency percentiles from oha's per-request records (`--db-url`): of the requests
     that started after STEADY_AFTER_S, and of the first `conc` by start time (each a
     connection's first request, its handshake included)."""
-    import sqlite3
     con = sqlite3.connect(path)
     try:
         rows = con.execute("SELECT start, duration FROM oha ORDER BY start").fetchall()
