@@ -120,9 +120,16 @@ impl Batch {
     }
 }
 
+/// Lines a worker parses and hashes before it takes the next piece of a chunk: small
+/// enough that the threads finish a chunk together, large enough that taking a piece
+/// costs nothing beside it.
+const PIECE: usize = 256;
+
 /// Parses and hashes `buf`'s lines on every core while `meanwhile` runs on this thread
 /// (it reads the next chunk and checks the one before: the three overlap), and returns
 /// the chunk with its facts, or `None` if a worker stopped, and what `meanwhile` gave.
+/// The chunk is handed out in pieces, and this thread takes pieces too once `meanwhile`
+/// is done, so no core waits for a worker that the scheduler held back.
 pub(super) fn prepare<T>(
     buf: Vec<u8>,
     before: usize,
@@ -130,28 +137,33 @@ pub(super) fn prepare<T>(
     meanwhile: impl FnOnce() -> T,
 ) -> (Option<Batch>, T) {
     let ends: Vec<usize> = memchr::memchr_iter(b'\n', &buf).collect();
+    let blank = Fact { hash: [0; 32], quick: None };
+    let mut facts = vec![blank; ends.len()];
     let mut batch = Batch { buf, ends, facts: Vec::new(), before };
+    // One worker per core but this thread's: it reads and checks first, then parses too.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
-    let per = batch.ends.len().div_ceil(threads).max(64);
-    let (parts, got) = std::thread::scope(|s| {
-        let b = &batch;
-        let workers: Vec<_> = (0..batch.ends.len())
-            .step_by(per)
-            .map(|from| {
-                let to = from.saturating_add(per).min(b.ends.len());
-                s.spawn(move || (from..to).map(|i| fact(b.line(i), replica)).collect::<Vec<_>>())
-            })
-            .collect();
+    let b = &batch;
+    let pieces = std::sync::Mutex::new(facts.chunks_mut(PIECE).enumerate());
+    let work = || loop {
+        // The lock is held only to take a piece. A worker that panics while parsing
+        // leaves its piece blank; its join says so and the chunk is refused below.
+        let Some((k, out)) = pieces.lock().ok().and_then(|mut p| p.next()) else { return };
+        for (j, f) in out.iter_mut().enumerate() {
+            *f = fact(b.line(k * PIECE + j), replica);
+        }
+    };
+    let (stopped, got) = std::thread::scope(|s| {
+        let workers: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
         let got = meanwhile();
-        // A worker that panicked yields nothing; the caller is told.
-        let parts: Option<Vec<Vec<Fact>>> = workers.into_iter().map(|w| w.join().ok()).collect();
-        (parts, got)
+        work();
+        (workers.into_iter().any(|w| w.join().is_err()), got)
     });
-    let whole = parts.map(|p| {
-        batch.facts = p.into_iter().flatten().collect();
-        batch
-    });
-    (whole, got)
+    let poisoned = pieces.into_inner().is_err();
+    if stopped || poisoned {
+        return (None, got);
+    }
+    batch.facts = facts;
+    (Some(batch), got)
 }
 
 /// How much of a file is read at a time: whole lines into one of a few reused buffers,
@@ -230,5 +242,22 @@ mod tests {
         assert_eq!(fact(cp.as_bytes(), "r1").quick, None);
         assert_eq!(fact(b"{\"v\":2", "r1").quick, None);
         assert_eq!(fact(line, "r1").hash, sha256(line));
+    }
+
+    #[test]
+    fn prepare_gives_each_line_its_own_fact_in_order_across_pieces() {
+        let lines: Vec<String> = (1..=3 * PIECE + 7)
+            .map(|i| {
+                format!(r#"{{"v":2,"seq":{i},"prev":"{}","replica":"r1","kind":"decision"}}"#, "0".repeat(64))
+            })
+            .collect();
+        let buf = lines.iter().flat_map(|l| l.bytes().chain([b'\n'])).collect::<Vec<u8>>();
+        let (batch, ran) = prepare(buf, 5, "r1", || 42);
+        let batch = batch.expect("every worker finished");
+        assert_eq!((ran, batch.before, batch.facts.len()), (42, 5, lines.len()));
+        for (i, (line, f)) in lines.iter().zip(&batch.facts).enumerate() {
+            assert_eq!(f.hash, sha256(line.as_bytes()), "line {i}");
+            assert_eq!(f.quick.map(|q| q.seq), Some(i as u64 + 1), "line {i}");
+        }
     }
 }
